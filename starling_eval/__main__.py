@@ -1,0 +1,3 @@
+from starling_eval.cli import main
+
+main()

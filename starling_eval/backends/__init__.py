@@ -1,0 +1,1 @@
+"""Backends turn conversations into completions (hf, openai-compatible, vllm). They know no benchmark."""

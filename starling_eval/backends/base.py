@@ -1,0 +1,87 @@
+"""The ChatModel interface and what every backend shares: identity for the cache, model lookup, stop strings.
+
+A backend turns conversations into completions and knows nothing about benchmarks or the cache. Its
+``identity()`` is what makes a cached answer valid: backend kind, model, revision (or a fingerprint of a
+local checkpoint folder) and the chat-template fingerprint.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+from starling_eval.spec import Chat, Completion, ModelSpec, Sampling
+
+
+class BackendError(Exception):
+    """The model cannot be used as asked (bad path, missing package, bad option): a user input error."""
+
+
+class ChatModel(Protocol):
+    spec: ModelSpec
+    #: how many requests the pipeline should hand over at once (None: everything, e.g. vLLM batches itself)
+    chunk_size: int | None
+
+    async def generate(self, chats: Sequence[Chat], params: Sampling) -> list[Completion]: ...
+
+    def identity(self) -> dict[str, Any]: ...
+
+    def provenance(self) -> dict[str, Any]: ...
+
+    def close(self) -> None: ...
+
+
+def looks_like_path(name: str) -> bool:
+    return name.startswith((".", "/", "~")) or os.sep in name and Path(name).expanduser().exists()
+
+
+def resolve_local_model(spec: ModelSpec) -> str:
+    """The folder or hub id to load; a path that does not exist is a clear input error."""
+    name = spec.name_or_path
+    path = Path(name).expanduser()
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise BackendError(f"--model {name}: folder has no config.json (not a transformers checkpoint)")
+        return str(path.resolve())
+    if looks_like_path(name) or path.suffix or name.count("/") > 1:
+        raise BackendError(f"--model {name}: no such model folder")
+    return name  # a hub id: resolved from the local HF cache (offline) by transformers
+
+
+def folder_fingerprint(folder: str) -> str | None:
+    """Cheap identity of a local checkpoint: names, sizes and mtimes of its files (no hashing of GBs)."""
+    path = Path(folder)
+    if not path.is_dir():
+        return None
+    digest = hashlib.sha256()
+    for item in sorted(p for p in path.rglob("*") if p.is_file()):
+        stat = item.stat()
+        digest.update(f"{item.relative_to(path)}|{stat.st_size}|{int(stat.st_mtime)}\n".encode())
+    return digest.hexdigest()[:16]
+
+
+def hub_revision(name: str) -> str | None:
+    """Commit hash of a hub model already in the local HF cache (no network)."""
+    try:
+        from huggingface_hub import snapshot_download
+
+        return Path(snapshot_download(name, local_files_only=True)).name
+    except Exception:  # not cached, not a hub id, or hub not installed
+        return None
+
+
+def model_revision(spec: ModelSpec, resolved: str) -> str | None:
+    if spec.revision:
+        return spec.revision
+    if Path(resolved).is_dir():
+        return f"local:{folder_fingerprint(resolved)}"
+    return hub_revision(resolved)
+
+
+def cut_at_stop(text: str, stops: Sequence[str]) -> tuple[str, bool]:
+    """Truncate at the earliest stop string (as FastChat and vLLM do); True when one was found."""
+    cut = min((i for i in (text.find(s) for s in stops if s) if i >= 0), default=-1)
+    return (text[:cut], True) if cut >= 0 else (text, False)

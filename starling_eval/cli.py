@@ -1,0 +1,463 @@
+"""The ``starling-eval`` command line: builds a RunSpec or a query, calls the library, owns the console.
+
+Heavy modules (pydantic, rich, torch, transformers, vllm) are imported inside the commands that need them
+so ``starling-eval --help`` stays instant. Exit codes (DESIGN.md): 0 success, 1 a check failed, 2 bad
+input or usage, 3 a run could not finish.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from starling_eval import __version__
+
+EXIT_CHECK_FAILED = 1
+EXIT_BAD_INPUT = 2
+EXIT_INCOMPLETE = 3
+
+
+class InputError(click.ClickException):
+    """Bad input: one line on stderr, exit 2."""
+
+    exit_code = EXIT_BAD_INPUT
+
+
+def _input_errors(fn: Any) -> Any:
+    """Turn our library's input errors into one-line exit-2 messages (imports only when one happens)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except click.ClickException:
+            raise
+        except Exception as exc:
+            message = _input_error_message(exc)
+            if message is None:
+                raise
+            raise InputError(message) from exc
+
+    return wrapper
+
+
+def _input_error_message(exc: Exception) -> str | None:
+    from starling_eval.data import DataError
+
+    if isinstance(exc, DataError):
+        return str(exc)
+    from pydantic import ValidationError
+
+    from starling_eval.backends.base import BackendError
+    from starling_eval.backends.chat_template import TemplateError
+    from starling_eval.registry import UnknownName
+
+    if isinstance(exc, UnknownName):
+        return exc.message
+    if isinstance(exc, BackendError | TemplateError):
+        return str(exc)
+    if isinstance(exc, ValidationError):
+        first = exc.errors()[0]
+        return f"invalid option {'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
+    return None
+
+
+def _emit_json(obj: Any) -> None:
+    click.echo(json.dumps(obj, indent=2, ensure_ascii=False, default=str))
+
+
+def _console(stderr: bool = False) -> Any:
+    from rich.console import Console
+
+    return Console(stderr=stderr)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.version_option(__version__, prog_name="starling-eval")
+@click.option(
+    "--results",
+    "results",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("results"),
+    show_default=True,
+    envvar="STARLING_EVAL_RESULTS",
+    help="Results root: runs/, the shared call cache and the run index.",
+)
+@click.pass_context
+def main(ctx: click.Context, results: Path) -> None:
+    """Evaluate chat LLMs and reward models: MT-Bench, AlpacaEval, MMLU, TruthfulQA, safety, Arena."""
+    ctx.obj = {"results": results}
+
+
+# -- model options shared by `generate` and `run` ------------------------------------------------
+
+
+def model_options(fn: Any) -> Any:
+    options = [
+        click.option("--model", "model", required=True, help="HF hub id, local checkpoint folder, or http(s) endpoint URL."),
+        click.option("--backend", type=click.Choice(["hf", "openai", "vllm"]), default=None,
+                     help="Model backend [default: openai for a URL or --base-url, else hf]."),
+        click.option("--model-name", default=None, help="Name in results and answer files (default: folder name)."),
+        click.option("--revision", default=None, help="Hub revision (commit, tag or branch)."),
+        click.option("--chat-template", default=None,
+                     help="Jinja file or FastChat template name (e.g. openchat_3.5) [default: the tokenizer's]."),
+        click.option("--dtype", default="auto", show_default=True, help="float32, bfloat16, float16 or auto."),
+        click.option("--device", default=None, help="hf: cpu, cuda, cuda:1 [default: cuda when available]."),
+        click.option("--batch-size", default=8, show_default=True, type=click.IntRange(min=1), help="hf batch size."),
+        click.option("--trust-remote-code", is_flag=True, help="Allow custom model code from the checkpoint."),
+        click.option("--base-url", default=None, help="OpenAI-compatible server URL (…/v1)."),
+        click.option("--api-key-env", default="OPENAI_API_KEY", show_default=True,
+                     help="Environment variable that holds the API key (the key itself is never stored)."),
+        click.option("--concurrency", default=16, show_default=True, type=click.IntRange(min=1),
+                     help="openai: requests in flight."),
+        click.option("--request-timeout", default=600.0, show_default=True, type=click.FloatRange(min=1),
+                     help="openai: seconds per request."),
+        click.option("--max-retries", default=6, show_default=True, type=click.IntRange(min=0),
+                     help="openai: retries after 429/5xx/timeouts."),
+        click.option("--tensor-parallel-size", default=1, show_default=True, type=click.IntRange(min=1), help="vllm."),
+        click.option("--pipeline-parallel-size", default=1, show_default=True, type=click.IntRange(min=1), help="vllm."),
+        click.option("--data-parallel-size", default=1, show_default=True, type=click.IntRange(min=1), help="vllm."),
+        click.option("--gpu-memory-utilization", default=0.9, show_default=True, type=click.FloatRange(0.05, 1.0),
+                     help="vllm."),
+        click.option("--max-model-len", default=None, type=click.IntRange(min=16), help="vllm context length."),
+        click.option("--enforce-eager", is_flag=True, help="vllm: no CUDA graphs (faster start, CPU builds)."),
+        click.option("--distributed-executor-backend", type=click.Choice(["mp", "ray"]), default=None,
+                     help="vllm: ray to span nodes."),
+        click.option("--max-new-tokens", default=None, type=click.IntRange(min=1),
+                     help="Per turn [default: the benchmark's, 1024 for MT-Bench]."),
+        click.option("--temperature", default=None, type=click.FloatRange(min=0),
+                     help="Override the benchmark's per-item temperature (below 1e-4 is greedy)."),
+        click.option("--limit", default=None, type=click.IntRange(min=1), help="Only the first N items."),
+        click.option("--seed", default=0, show_default=True, help="Sampling seed."),
+        click.option("--data-dir", default=None, type=click.Path(file_okay=False),
+                     help="Benchmark data folder [default: $STARLING_EVAL_DATA or the user cache]."),
+        click.option("--json", "as_json", is_flag=True, help="Machine-readable output on stdout."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def build_spec(benchmark: str, o: dict[str, Any]) -> Any:
+    from starling_eval.data import DataDir
+    from starling_eval.spec import ModelSpec, RunSpec
+
+    model, base_url, backend = o["model"], o["base_url"], o["backend"]
+    name = model
+    if model.startswith(("http://", "https://")):
+        base_url, backend = model, backend or "openai"
+        if not o["model_name"]:
+            raise InputError("--model is an endpoint URL: also give --model-name, the model id the server serves")
+        name = o["model_name"]
+    backend = backend or ("openai" if base_url else "hf")
+    if backend == "openai" and base_url is None and model.startswith(("/", ".")):
+        raise InputError(f"--backend openai needs --base-url (got a local path {model})")
+    model_spec = ModelSpec(
+        backend=backend,
+        name_or_path=name,
+        display_name=o["model_name"],
+        revision=o["revision"],
+        chat_template=o["chat_template"],
+        dtype=o["dtype"],
+        device=o["device"],
+        batch_size=o["batch_size"],
+        trust_remote_code=o["trust_remote_code"],
+        base_url=base_url,
+        api_key_env=o["api_key_env"],
+        concurrency=o["concurrency"],
+        timeout_s=o["request_timeout"],
+        max_retries=o["max_retries"],
+        tensor_parallel_size=o["tensor_parallel_size"],
+        pipeline_parallel_size=o["pipeline_parallel_size"],
+        data_parallel_size=o["data_parallel_size"],
+        gpu_memory_utilization=o["gpu_memory_utilization"],
+        max_model_len=o["max_model_len"],
+        enforce_eager=o["enforce_eager"],
+        distributed_executor_backend=o["distributed_executor_backend"],
+    )
+    return RunSpec(
+        benchmark=benchmark,
+        model=model_spec,
+        max_new_tokens=o["max_new_tokens"],
+        temperature=o["temperature"],
+        data_dir=str(DataDir(o["data_dir"]).root),
+        limit=o["limit"],
+        seed=o["seed"],
+    )
+
+
+def _progress_bar(enabled: bool) -> tuple[Any, Any]:
+    """A rich progress bar on stderr (only on a terminal) and the callback the pipeline reports to."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    console = _console(stderr=True)
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                   console=console, transient=True, disable=not (enabled and console.is_terminal))
+    tasks: dict[str, Any] = {}
+
+    def report(stage: str, done: int, total: int) -> None:
+        if stage not in tasks:
+            tasks[stage] = bar.add_task(stage, total=total)
+        bar.update(tasks[stage], completed=done, total=total)
+
+    return bar, report
+
+
+def _generate(ctx: click.Context, benchmark: str, options: dict[str, Any]) -> Any:
+    from starling_eval import pipeline
+
+    spec = build_spec(benchmark, options)
+    pipeline.prepare(spec)  # bad data or benchmark: exit 2 before a model is loaded
+    bar, report = _progress_bar(not options["as_json"])
+    with bar:
+        return pipeline.generate(spec, ctx.obj["results"], progress=report)
+
+
+def _report_generation(result: Any, as_json: bool) -> None:
+    manifest, counts = result.manifest, result.counts
+    answers_file = next(iter(result.run.path.glob("model_answer/*.jsonl")), None)
+    payload = {
+        "run_id": result.run.run_id,
+        "path": str(result.run.path),
+        "status": manifest["status"],
+        "benchmark": manifest["spec"]["benchmark"],
+        "model": manifest["model"]["label"],
+        "counts": counts,
+        "new_generations": counts["generated"],
+        "usage": manifest["usage"],
+        "timings": manifest["timings"],
+        "answers_file": str(answers_file) if answers_file else None,
+        "failures": result.failures,
+    }
+    if as_json:
+        _emit_json(payload)
+    else:
+        from rich.table import Table
+
+        table = Table(title=f"{payload['benchmark']} · {payload['model']}", show_header=False)
+        for label, value in [
+            ("run", payload["run_id"]),
+            ("folder", payload["path"]),
+            ("status", payload["status"]),
+            ("items answered", f"{counts['answered_items']} of {manifest['n_samples']}"),
+            ("turns generated now", counts["generated"]),
+            ("turns from cache", counts["cache_hits"]),
+            ("turns kept from this run", counts["reused_from_run"]),
+            ("failed calls", counts["failed"]),
+            ("tokens (prompt / completion)", f"{payload['usage']['prompt_tokens']} / {payload['usage']['completion_tokens']}"),
+            ("time", f"{payload['timings']['total_s']:.1f} s (backend start {payload['timings']['backend_init_s']:.1f} s)"),
+            ("FastChat answers", payload["answers_file"]),
+        ]:
+            table.add_row(label, str(value))
+        _console().print(table)
+        for failure in result.failures[:10]:
+            _console(stderr=True).print(f"[red]failed[/red] item {failure['item_id']} turn {failure['turn']}: {failure['error']}",
+                                       markup=True, highlight=False)
+    if counts["failed"]:
+        click.echo(f"{counts['failed']} call(s) failed; finished work is stored: re-run the same command to retry them",
+                   err=True)
+        sys.exit(EXIT_INCOMPLETE)
+
+
+@main.command()
+@click.argument("benchmark")
+@model_options
+@click.pass_context
+@_input_errors
+def generate(ctx: click.Context, benchmark: str, **options: Any) -> None:
+    """Generate a model's answers to BENCHMARK (no judging). Resumes an unfinished identical run."""
+    _report_generation(_generate(ctx, benchmark, options), options["as_json"])
+
+
+@main.command()
+@click.argument("benchmark")
+@model_options
+@click.option("--judge-model", default=None, help="Judge model (e.g. gpt-4).")
+@click.pass_context
+@_input_errors
+def run(ctx: click.Context, benchmark: str, judge_model: str | None, **options: Any) -> None:
+    """Run BENCHMARK end to end: generate → judge → score → store."""
+    from starling_eval.registry import benchmark as get_benchmark
+
+    bench = get_benchmark(benchmark)
+    if not hasattr(bench, "score"):
+        raise InputError(
+            f"{benchmark}: judging and scoring are not available in this version; "
+            f"`starling-eval generate {benchmark}` produces the answers"
+        )
+    _report_generation(_generate(ctx, benchmark, options), options["as_json"])
+
+
+@main.command()
+@click.argument("run_ref")
+@click.option("--json", "as_json", is_flag=True, help="Print the manifest (and scores) as JSON.")
+@click.pass_context
+@_input_errors
+def show(ctx: click.Context, run_ref: str, as_json: bool) -> None:
+    """Show one run: spec, provenance, counts and scores. RUN_REF is a run id, unique prefix or folder."""
+    from starling_eval.store.runs import RunStore
+
+    run_folder = RunStore(ctx.obj["results"]).get(run_ref)
+    if run_folder is None:
+        raise InputError(f"no run matches {run_ref!r} under {ctx.obj['results']}/runs (see `starling-eval list runs`)")
+    manifest = run_folder.read_manifest()
+    scores = run_folder.scores()
+    if as_json:
+        _emit_json({"manifest": manifest, "scores": scores, "path": str(run_folder.path)})
+        return
+    from rich.table import Table
+
+    spec = manifest["spec"]
+    model = manifest.get("model", {})
+    env = manifest.get("environment", {})
+    table = Table(title=f"run {manifest['run_id']}", show_header=False)
+    rows = [
+        ("benchmark", spec["benchmark"]),
+        ("status", manifest.get("status")),
+        ("model", f"{model.get('label', spec['model']['name_or_path'])} ({spec['model']['backend']})"),
+        ("revision", model.get("revision")),
+        ("chat template", f"{model.get('chat_template_source', model.get('chat_template'))} {model.get('chat_template', '')[:16]}"),
+        ("sampling", json.dumps(manifest.get("sampling", {}))),
+        ("counts", json.dumps(manifest.get("counts", {}))),
+        ("usage", json.dumps(manifest.get("usage", {}))),
+        ("timings", json.dumps(manifest.get("timings", {}))),
+        ("data files", ", ".join(f"{k} {v[:12]}" for k, v in manifest.get("data_files", {}).items())),
+        ("harness", f"{manifest.get('starling_eval')} git {((env.get('git') or {}).get('commit') or 'n/a')[:12]}"),
+        ("folder", str(run_folder.path)),
+    ]
+    for label, value in rows:
+        table.add_row(label, str(value))
+    _console().print(table)
+    if scores:
+        _console().print_json(data=scores)
+
+
+@main.command(name="list")
+@click.argument("what", type=click.Choice(["all", "benchmarks", "backends", "runs"]), default="all")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def list_(ctx: click.Context, what: str, as_json: bool) -> None:
+    """List benchmarks, backends and stored runs."""
+    from starling_eval import registry
+
+    out: dict[str, Any] = {}
+    if what in ("all", "benchmarks"):
+        out["benchmarks"] = registry.benchmark_names()
+    if what in ("all", "backends"):
+        out["backends"] = [{"name": n, "about": registry.BACKEND_HELP.get(n, "plugin")} for n in registry.backend_names()]
+    if what in ("all", "runs"):
+        from starling_eval.store.index import RunIndex
+        from starling_eval.store.runs import RunStore
+
+        root = ctx.obj["results"]
+        index = RunIndex(root / "index.sqlite") if root.is_dir() else None
+        if index is not None and not index.runs():
+            index.rebuild(RunStore(root).all_runs())
+        out["runs"] = [{k: v for k, v in r.items() if k != "summary"} | {"summary": r["summary"]} for r in index.runs()] if index else []
+    if as_json:
+        _emit_json(out)
+        return
+    console = _console()
+    if "benchmarks" in out:
+        console.print("[bold]benchmarks[/bold]: " + ", ".join(out["benchmarks"]))
+    if "backends" in out:
+        for b in out["backends"]:
+            console.print(f"[bold]backend[/bold] {b['name']}: {b['about']}")
+    if "runs" in out:
+        from rich.table import Table
+
+        table = Table(title=f"runs under {ctx.obj['results']}")
+        for col in ("run_id", "benchmark", "model", "backend", "status", "created"):
+            table.add_column(col)
+        for r in out["runs"]:
+            table.add_row(*(str(r[c]) for c in ("run_id", "benchmark", "model", "backend", "status", "created")))
+        console.print(table)
+
+
+# -- data ------------------------------------------------------------------------------------------
+
+
+@main.group()
+@click.option("--data-dir", default=None, type=click.Path(file_okay=False),
+              help="Data folder [default: $STARLING_EVAL_DATA or the user cache].")
+@click.pass_context
+def data(ctx: click.Context, data_dir: str | None) -> None:
+    """The benchmark data folder: where it is, whether it is intact, and fetching it."""
+    ctx.obj["data_dir"] = data_dir
+
+
+def _data_dir(ctx: click.Context) -> Any:
+    from starling_eval.data import DataDir
+
+    return DataDir(ctx.obj.get("data_dir"))
+
+
+@data.command()
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def where(ctx: click.Context, as_json: bool) -> None:
+    """Print the data folder."""
+    root = _data_dir(ctx).root
+    if as_json:
+        _emit_json({"data_dir": str(root), "exists": root.is_dir()})
+    else:
+        click.echo(str(root))
+
+
+@data.command()
+@click.argument("paths", nargs=-1)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@_input_errors
+def verify(ctx: click.Context, paths: tuple[str, ...], as_json: bool) -> None:
+    """Check sha256 of data files (PATHS: files or folders like mt_bench; default all). Exit 1 if any is bad."""
+    from starling_eval.data import select
+
+    data_dir = _data_dir(ctx)
+    status = data_dir.status(select(paths))
+    bad = [(p, s) for p, s in status if s != "ok"]
+    if as_json:
+        _emit_json({"data_dir": str(data_dir.root), "files": [{"path": p, "status": s} for p, s in status]})
+    else:
+        for p, s in bad:
+            click.echo(f"{s:8} {p}")
+        ok = len(status) - len(bad)
+        click.echo(f"{ok} ok, {sum(s == 'missing' for _, s in bad)} missing, {sum(s == 'corrupt' for _, s in bad)} corrupt "
+                   f"in {data_dir.root}")
+    if bad:
+        sys.exit(EXIT_CHECK_FAILED)
+
+
+@data.command()
+@click.argument("paths", nargs=-1)
+@click.option("--mirror", default=None, help="Fetch <mirror>/<path> instead of each file's upstream URL.")
+@click.option("--force", is_flag=True, help="Download even files already present and intact.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@_input_errors
+def pull(ctx: click.Context, paths: tuple[str, ...], mirror: str | None, force: bool, as_json: bool) -> None:
+    """Download data files (PATHS: files or folders; default all) and verify their sha256."""
+    from starling_eval.data import select
+
+    data_dir = _data_dir(ctx)
+    chosen = select(paths)
+
+    def show_file(rel: str, outcome: str) -> None:
+        if not as_json and outcome != "present":
+            click.echo(f"{outcome:11} {rel}", err=outcome.startswith("failed"))
+
+    results = data_dir.pull(chosen, mirror=mirror, force=force, on_file=show_file)
+    failed = [r for r in results if r[1].startswith("failed")]
+    if as_json:
+        _emit_json({"data_dir": str(data_dir.root), "files": [{"path": p, "outcome": o} for p, o in results]})
+    else:
+        counts = {k: sum(o.startswith(k) for _, o in results) for k in ("downloaded", "present", "failed")}
+        click.echo(f"{counts['downloaded']} downloaded, {counts['present']} already present, {counts['failed']} failed "
+                   f"in {data_dir.root}")
+    if failed:
+        sys.exit(EXIT_INCOMPLETE)

@@ -1,0 +1,199 @@
+"""The benchmark data directory: where files live, whether they are intact, and how to fetch them.
+
+Every file an adapter reads is listed in ``data_manifest.json`` (upstream URL, sha256, size). Reading a
+file through :meth:`DataDir.require` checks it against the manifest, so a run never scores a silently
+truncated or edited file; a missing or corrupt file raises :class:`DataError` with one line that names the
+file and the command that fetches it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+ENV_DATA = "STARLING_EVAL_DATA"
+ENV_MIRROR = "STARLING_EVAL_DATA_MIRROR"
+ENV_NO_VERIFY = "STARLING_EVAL_NO_VERIFY"
+_MANIFEST = Path(__file__).with_name("data_manifest.json")
+
+
+class DataError(Exception):
+    """A data file is missing, corrupt or malformed. The message is one line meant for the user."""
+
+
+@dataclass(frozen=True)
+class DataFile:
+    path: str
+    sha256: str
+    size: int
+    url: str | None
+    note: str | None = None
+
+
+@cache
+def manifest() -> dict[str, DataFile]:
+    raw = json.loads(_MANIFEST.read_text(encoding="utf-8"))
+    return {f["path"]: DataFile(**f) for f in raw["files"]}
+
+
+def default_root() -> Path:
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("starling-eval")) / "data"
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def set_hub_offline() -> None:
+    """A given data directory means: read local files only, never reach for the Hugging Face hub."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+def pull_command(paths: Iterable[str]) -> str:
+    return "starling-eval data pull " + " ".join(paths)
+
+
+class DataDir:
+    """A local folder in the upstream layout. ``verify=False`` skips hash checks (for edited data)."""
+
+    def __init__(self, root: str | Path | None = None, *, verify: bool | None = None):
+        explicit = root is not None or os.environ.get(ENV_DATA)
+        self.root = Path(root or os.environ.get(ENV_DATA) or default_root()).expanduser().resolve()
+        if verify is None:
+            verify = os.environ.get(ENV_NO_VERIFY, "") in ("", "0", "false")
+        self.verify = verify
+        self._checked: dict[str, str] = {}
+        if explicit:
+            set_hub_offline()
+
+    def path(self, rel: str) -> Path:
+        return self.root / rel
+
+    def require(self, rel: str) -> Path:
+        """The checked local path of a manifest file; raises DataError naming the file and its fix."""
+        entry = manifest().get(rel)
+        if entry is None:
+            raise DataError(f"{rel}: not a file starling-eval knows (not in its data manifest)")
+        local = self.path(rel)
+        if not local.is_file():
+            raise DataError(f"missing data file {local}: fetch it with `{self.fix_hint(entry)}`")
+        if self.verify and rel not in self._checked:
+            actual = sha256_file(local)
+            if actual != entry.sha256:
+                raise DataError(
+                    f"corrupt data file {local}: sha256 {actual[:12]}… is not the expected {entry.sha256[:12]}…; "
+                    f"re-fetch it with `{self.fix_hint(entry)}` (or set {ENV_NO_VERIFY}=1 to use an edited copy)"
+                )
+            self._checked[rel] = actual
+        return local
+
+    def sha256_of(self, rel: str) -> str:
+        """sha256 of a file already required (cached), for provenance."""
+        if rel not in self._checked:
+            self._checked[rel] = sha256_file(self.require(rel))
+        return self._checked[rel]
+
+    def fix_hint(self, entry: DataFile) -> str:
+        where = f" --data-dir {self.root}" if os.environ.get(ENV_DATA) is None else ""
+        if entry.url is None:
+            return f"{pull_command([entry.path])}{where} --mirror URL` (no public download: {entry.note}) or copy it in by hand"
+        return pull_command([entry.path]) + where
+
+    # -- verify / pull -------------------------------------------------------------------------
+
+    def status(self, paths: Iterable[str]) -> list[tuple[str, str]]:
+        """(path, 'ok' | 'missing' | 'corrupt') for each path."""
+        out = []
+        for rel in paths:
+            local = self.path(rel)
+            if not local.is_file():
+                out.append((rel, "missing"))
+            elif sha256_file(local) != manifest()[rel].sha256:
+                out.append((rel, "corrupt"))
+            else:
+                out.append((rel, "ok"))
+        return out
+
+    def pull(
+        self,
+        paths: Iterable[str],
+        *,
+        mirror: str | None = None,
+        force: bool = False,
+        on_file: Callable[[str, str], None] | None = None,
+        timeout_s: float = 60.0,
+    ) -> list[tuple[str, str]]:
+        """Download each file (from ``mirror``/<path> when given, else its upstream URL) and verify it.
+
+        Returns (path, outcome) with outcome 'present', 'downloaded', or 'failed: <reason>'. A file is only
+        moved into place after its hash matches, so an interrupted pull never leaves a corrupt file.
+        """
+        mirror = mirror or os.environ.get(ENV_MIRROR)
+        results = []
+        for rel in paths:
+            entry = manifest()[rel]
+            local = self.path(rel)
+            if not force and local.is_file() and sha256_file(local) == entry.sha256:
+                outcome = "present"
+            else:
+                url = f"{mirror.rstrip('/')}/{rel}" if mirror else entry.url
+                outcome = "failed: no public download; use --mirror" if url is None else _download(url, local, entry, timeout_s)
+            results.append((rel, outcome))
+            if on_file:
+                on_file(rel, outcome)
+        return results
+
+
+def select(patterns: Iterable[str]) -> list[str]:
+    """Manifest paths matching any pattern: an exact path, a folder prefix, or a benchmark folder name."""
+    patterns = list(patterns)
+    every = sorted(manifest())
+    if not patterns:
+        return every
+    chosen = []
+    for pat in patterns:
+        pat = pat.strip("/")
+        hits = [p for p in every if p == pat or p.startswith(pat + "/")]
+        if not hits:
+            raise DataError(f"{pat}: no file in the data manifest matches (see `starling-eval data verify --all`)")
+        chosen.extend(h for h in hits if h not in chosen)
+    return chosen
+
+
+def _download(url: str, dest: Path, entry: DataFile, timeout_s: float) -> str:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+    try:
+        digest = hashlib.sha256()
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout_s) as resp:  # noqa: S310
+            for block in iter(lambda: resp.read(1 << 20), b""):
+                digest.update(block)
+                out.write(block)
+            out.flush()
+            os.fsync(out.fileno())
+        if digest.hexdigest() != entry.sha256:
+            return f"failed: sha256 mismatch for {url}"
+        os.replace(tmp, dest)
+        return "downloaded"
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", None) or exc
+        return f"failed: {url}: {reason}"
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)

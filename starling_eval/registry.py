@@ -1,0 +1,63 @@
+"""Names to implementations: benchmarks and backends, imported only when used.
+
+Third-party packages add their own through the entry-point groups ``starling_eval.benchmarks`` and
+``starling_eval.backends`` (value ``module:attr``), so a new benchmark needs no change here.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+BENCHMARKS: dict[str, str] = {
+    "mtbench": "starling_eval.adapters.mtbench:MTBench",
+}
+BACKENDS: dict[str, str] = {
+    "hf": "starling_eval.backends.hf:HFChatModel",
+    "openai": "starling_eval.backends.openai_compat:OpenAIChatModel",
+    "vllm": "starling_eval.backends.vllm:VLLMChatModel",
+}
+BACKEND_HELP = {
+    "hf": "transformers AutoModelForCausalLM, CPU or CUDA, batched",
+    "openai": "any OpenAI-compatible chat server (--base-url)",
+    "vllm": "vLLM offline engine, tensor/pipeline/data parallel (optional extra)",
+}
+
+
+class UnknownName(KeyError):
+    def __init__(self, kind: str, name: str, known: list[str]):
+        super().__init__(name)
+        self.message = f"unknown {kind} {name!r} (available: {', '.join(known)})"
+
+
+def _plugins(group: str) -> dict[str, str]:
+    from importlib.metadata import entry_points
+
+    return {ep.name: ep.value for ep in entry_points(group=group)}
+
+
+def benchmark_names() -> list[str]:
+    return sorted({**BENCHMARKS, **_plugins("starling_eval.benchmarks")})
+
+
+def backend_names() -> list[str]:
+    return sorted({**BACKENDS, **_plugins("starling_eval.backends")})
+
+
+def _load(target: str) -> Any:
+    module, _, attr = target.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def benchmark(name: str) -> Any:
+    table = {**BENCHMARKS, **_plugins("starling_eval.benchmarks")}
+    if name not in table:
+        raise UnknownName("benchmark", name, sorted(table))
+    return _load(table[name])()
+
+
+def backend_class(name: str) -> Any:
+    table = {**BACKENDS, **_plugins("starling_eval.backends")}
+    if name not in table:
+        raise UnknownName("backend", name, sorted(table))
+    return _load(table[name])

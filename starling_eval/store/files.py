@@ -1,0 +1,88 @@
+"""Crash-safe file primitives: atomic JSON writes and durable JSONL appends.
+
+A kill at any instant leaves either the old or the new JSON file, never half of one; a JSONL file can at
+worst end in one partial line, which :func:`read_jsonl` drops (and :func:`repair_jsonl` truncates) so
+the row is simply redone on resume.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+
+def write_json_atomic(path: Path, obj: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(obj, fh, indent=2, ensure_ascii=False, default=str)
+            fh.write("\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_jsonl_atomic(path: Path, rows: Iterable[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            for row in rows:
+                fh.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def append_jsonl(path: Path, rows: Iterable[dict]) -> None:
+    """Append rows and fsync: once this returns, the rows survive a kill or power loss."""
+    text = "".join(json.dumps(row, ensure_ascii=False, default=str) + "\n" for row in rows)
+    if not text:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    """Rows of a JSONL file we wrote; a torn final line (from a kill mid-write) is ignored."""
+    if not path.exists():
+        return []
+    rows = []
+    with open(path, encoding="utf-8") as fh:
+        lines = fh.read().split("\n")
+    for i, line in enumerate(lines):
+        if not line.strip():
+            continue
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            if i >= len(lines) - 2:  # the last line, possibly without its newline
+                break
+            raise
+    return rows
+
+
+def repair_jsonl(path: Path) -> int:
+    """Cut a torn final line so later appends start on a fresh line. Returns rows kept."""
+    if not path.exists():
+        return 0
+    rows = read_jsonl(path)
+    raw = path.read_bytes()
+    lines = [line for line in raw.split(b"\n") if line.strip()]
+    if (raw and not raw.endswith(b"\n")) or len(lines) != len(rows):
+        write_jsonl_atomic(path, rows)
+    return len(rows)

@@ -1,0 +1,103 @@
+"""One folder per run under ``<results>/runs/<run_id>/``.
+
+``manifest.json`` holds the RunSpec and provenance and is rewritten atomically as the run moves on;
+``generations.jsonl`` (later ``judgments.jsonl``) grows by durable appends, one row per finished item;
+``scores.json`` is written once at the end. An unfinished run with the same spec hash is resumed rather
+than started again.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from starling_eval.store.files import read_jsonl, write_json_atomic
+
+MANIFEST = "manifest.json"
+GENERATIONS = "generations.jsonl"
+JUDGMENTS = "judgments.jsonl"
+SCORES = "scores.json"
+
+STATUS_RUNNING = "running"
+STATUS_COMPLETE = "complete"
+STATUS_INCOMPLETE = "incomplete"
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-")[:60] or "model"
+
+
+class RunFolder:
+    def __init__(self, path: Path):
+        self.path = Path(path)
+
+    @property
+    def run_id(self) -> str:
+        return self.path.name
+
+    def file(self, name: str) -> Path:
+        return self.path / name
+
+    def read_manifest(self) -> dict[str, Any]:
+        return json.loads(self.file(MANIFEST).read_text(encoding="utf-8"))
+
+    def write_manifest(self, manifest: dict[str, Any]) -> None:
+        write_json_atomic(self.file(MANIFEST), manifest)
+
+    def generations(self) -> list[dict]:
+        return read_jsonl(self.file(GENERATIONS))
+
+    def scores(self) -> dict | None:
+        path = self.file(SCORES)
+        return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+
+
+class RunStore:
+    """The ``runs/`` folder of a results root."""
+
+    def __init__(self, results_root: Path):
+        self.root = Path(results_root)
+        self.runs_dir = self.root / "runs"
+
+    def new_run(self, benchmark: str, model_label: str, spec_hash: str) -> RunFolder:
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        base = f"{stamp}-{benchmark}-{_slug(model_label)}-{spec_hash[:8]}"
+        path = self.runs_dir / base
+        n = 1
+        while path.exists():
+            n += 1
+            path = self.runs_dir / f"{base}-{n}"
+        path.mkdir(parents=True)
+        return RunFolder(path)
+
+    def all_runs(self) -> Iterator[RunFolder]:
+        if not self.runs_dir.is_dir():
+            return
+        for path in sorted(self.runs_dir.iterdir()):
+            if (path / MANIFEST).is_file():
+                yield RunFolder(path)
+
+    def find_resumable(self, spec_hash: str) -> RunFolder | None:
+        """The newest unfinished run of the same spec, if any."""
+        for run in sorted(self.all_runs(), key=lambda r: r.run_id, reverse=True):
+            try:
+                manifest = run.read_manifest()
+            except (OSError, json.JSONDecodeError):
+                continue
+            if manifest.get("spec_hash") == spec_hash and manifest.get("status") != STATUS_COMPLETE:
+                return run
+        return None
+
+    def get(self, run_ref: str) -> RunFolder | None:
+        """A run by id, unique id prefix, or folder path."""
+        direct = Path(run_ref)
+        if (direct / MANIFEST).is_file():
+            return RunFolder(direct)
+        matches = [r for r in self.all_runs() if r.run_id == run_ref]
+        if not matches:
+            matches = [r for r in self.all_runs() if r.run_id.startswith(run_ref)]
+        return matches[0] if len(matches) == 1 else None

@@ -1,0 +1,1 @@
+"""Test helpers that stand outside the harness: a local OpenAI-compatible server and tiny random models."""
