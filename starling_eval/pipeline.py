@@ -157,6 +157,17 @@ def generate(
     return GenerationResult(run=run, manifest=manifest, counts=counts, failures=failures)
 
 
+@dataclass(frozen=True)
+class Pending:
+    """One call still to make: which sample and turn, the conversation, its parameters and cache key."""
+
+    sample: Sample
+    turn: int  # 0-based
+    chat: Chat
+    params: Sampling
+    key: str
+
+
 async def _generate_all(
     spec: RunSpec,
     bench: Benchmark,
@@ -182,56 +193,55 @@ async def _generate_all(
         if progress:
             progress("generate", len(finished), total)
 
-    report()
-    max_turns = max((len(s.turns) for s in samples), default=0)
-    for turn in range(max_turns):
-        todo: list[tuple[Sample, Chat, Sampling, str]] = []
-        for sample in samples:
-            if turn >= len(sample.turns) or (sample.id, turn + 1) in finished:
-                continue
-            if sample.id in failed_items:
-                continue
-            earlier = [finished[(sample.id, t + 1)]["text"] for t in range(turn)]
-            chat = build_chat(sample, earlier, turn)
-            params = sampling_for(spec, bench, sample)
-            key = call_key(identity, [m.model_dump() for m in chat], params.model_dump(mode="json"))
-            todo.append((sample, chat, params, key))
-
-        hits = cache.get_many(key for *_, key in todo)
-        rows = []
-        for sample, _chat, params, key in todo:
-            if key in hits:
-                rows.append(_row(sample, turn, key, Completion(**hits[key]), params, cached=True))
+    def record(items: Sequence[Pending], completions: Sequence[Completion], *, cached: bool) -> None:
+        """Cache first (one transaction), then the run's JSONL, then the counters: a kill between loses nothing."""
+        if not cached:
+            cache.put_many("generation", {p.key: c.model_dump(exclude={"error"})
+                                          for p, c in zip(items, completions, strict=True) if c.error is None})
+        rows = [_row(p, c, cached=cached) for p, c in zip(items, completions, strict=True)]
         append_jsonl(gen_path, rows)
-        for row in rows:
+        for row, completion in zip(rows, completions, strict=True):
+            if completion.error is not None:
+                counts["failed"] += 1
+                failed_items.add(row["item_id"])
+                failures.append({"item_id": row["item_id"], "turn": row["turn"], "error": completion.error})
+                continue
             finished[(row["item_id"], row["turn"])] = row
-        counts["cache_hits"] += len(rows)
+            counts["cache_hits" if cached else "generated"] += 1
+            if not cached:
+                usage["prompt_tokens"] += completion.prompt_tokens or 0
+                usage["completion_tokens"] += completion.completion_tokens or 0
         report()
 
-        misses = [item for item in todo if item[3] not in hits]
-        by_params: dict[Sampling, list[tuple[Sample, Chat, Sampling, str]]] = {}
-        for item in misses:
-            by_params.setdefault(item[2], []).append(item)
+    report()
+    for turn in range(max((len(s.turns) for s in samples), default=0)):
+        todo = []
+        for sample in samples:
+            if turn >= len(sample.turns) or (sample.id, turn + 1) in finished or sample.id in failed_items:
+                continue
+            chat = build_chat(sample, [finished[(sample.id, t + 1)]["text"] for t in range(turn)], turn)
+            params = sampling_for(spec, bench, sample)
+            key = call_key(identity, [m.model_dump() for m in chat], params.model_dump(mode="json"))
+            todo.append(Pending(sample, turn, chat, params, key))
+
+        hits = cache.get_many(p.key for p in todo)
+        reused = [p for p in todo if p.key in hits]
+        record(reused, [Completion(**hits[p.key]) for p in reused], cached=True)
+
+        by_params: dict[Sampling, list[Pending]] = {}
+        for p in todo:
+            if p.key not in hits:
+                by_params.setdefault(p.params, []).append(p)
         for params, group in by_params.items():
             step = model.chunk_size or len(group)
             for start in range(0, len(group), step):
                 chunk = group[start : start + step]
-                completions = await model.generate([chat for _, chat, _, _ in chunk], params)
-                good = {key: c.model_dump(exclude={"error"}) for (_, _, _, key), c in zip(chunk, completions, strict=True) if c.error is None}
-                cache.put_many("generation", good)  # safe on disk before it counts
-                rows = [_row(s, turn, key, c, params, cached=False) for (s, _, _, key), c in zip(chunk, completions, strict=True)]
-                append_jsonl(gen_path, rows)
-                for row, completion in zip(rows, completions, strict=True):
-                    if completion.error is None:
-                        finished[(row["item_id"], row["turn"])] = row
-                        counts["generated"] += 1
-                        usage["prompt_tokens"] += completion.prompt_tokens or 0
-                        usage["completion_tokens"] += completion.completion_tokens or 0
-                    else:
-                        counts["failed"] += 1
-                        failed_items.add(row["item_id"])
-                        failures.append({"item_id": row["item_id"], "turn": row["turn"], "error": completion.error})
-                report()
+                chats = [p.chat for p in chunk]
+                if hasattr(model, "generate_each"):  # remote: store each paid answer the moment it arrives
+                    async for i, completion in model.generate_each(chats, params):
+                        record([chunk[i]], [completion], cached=False)
+                else:
+                    record(chunk, await model.generate(chats, params), cached=False)
 
     # rewrite once, in benchmark order, one row per (item, turn): no duplicates from retries or resumes
     ordered = [finished[(s.id, t + 1)] for s in samples for t in range(len(s.turns)) if (s.id, t + 1) in finished]
@@ -246,17 +256,17 @@ async def _generate_all(
     return answers, counts, failures, usage
 
 
-def _row(sample: Sample, turn: int, key: str, completion: Completion, params: Sampling, *, cached: bool) -> dict:
+def _row(pending: Pending, completion: Completion, *, cached: bool) -> dict:
     return {
-        "item_id": sample.id,
-        "turn": turn + 1,
-        "category": sample.category,
+        "item_id": pending.sample.id,
+        "turn": pending.turn + 1,
+        "category": pending.sample.category,
         "text": completion.text,
         "finish_reason": completion.finish_reason,
         "prompt_tokens": completion.prompt_tokens,
         "completion_tokens": completion.completion_tokens,
-        "temperature": params.temperature,
-        "cache_key": key,
+        "temperature": pending.params.temperature,
+        "cache_key": pending.key,
         "cached": cached,
         "error": completion.error,
     }

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from starling_eval.backends.base import BackendError
@@ -63,7 +63,7 @@ def _short(exc: Exception) -> str:
 class OpenAIChatModel:
     def __init__(self, spec: ModelSpec):
         self.spec = spec
-        self.chunk_size = max(1, spec.concurrency) * 4
+        self.chunk_size = max(1, spec.concurrency) * 8  # completions are stored one by one (generate_each)
         self._client = make_async_client(spec.base_url, spec.api_key_env, spec.timeout_s)
         self._policy = RetryPolicy(max_retries=spec.max_retries)
         self.retries = 0
@@ -75,13 +75,26 @@ class OpenAIChatModel:
         return {**self.identity(), "chat_template": "server-side", "concurrency": self.spec.concurrency}
 
     async def generate(self, chats: Sequence[Chat], params: Sampling) -> list[Completion]:
+        results: list[Completion | None] = [None] * len(chats)
+        async for i, completion in self.generate_each(chats, params):
+            results[i] = completion
+        return [c for c in results if c is not None]
+
+    async def generate_each(self, chats: Sequence[Chat], params: Sampling) -> AsyncIterator[tuple[int, Completion]]:
+        """(index, completion) as each call finishes, so the caller can store every paid answer at once."""
         sem = asyncio.Semaphore(max(1, self.spec.concurrency))
 
-        async def one(chat: Chat) -> Completion:
+        async def one(i: int, chat: Chat) -> tuple[int, Completion]:
             async with sem:
-                return await self._one(chat, params)
+                return i, await self._one(chat, params)
 
-        return list(await asyncio.gather(*(one(chat) for chat in chats)))
+        tasks = [asyncio.ensure_future(one(i, chat)) for i, chat in enumerate(chats)]
+        try:
+            for next_done in asyncio.as_completed(tasks):
+                yield await next_done
+        finally:
+            for task in tasks:
+                task.cancel()
 
     async def _one(self, chat: Chat, params: Sampling) -> Completion:
         request: dict[str, Any] = {

@@ -1,0 +1,103 @@
+"""Shared fixtures: the real data directory, a tiny random model, the local OpenAI-compatible server,
+and a helper that runs the real ``starling-eval`` console script in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def _data_root() -> Path | None:
+    for candidate in (os.environ.get("STARLING_EVAL_DATA"), REPO.parent / "shared" / "data"):
+        if candidate and Path(candidate).is_dir():
+            return Path(candidate).resolve()
+    return None
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    """The real benchmark data (../shared/data). Skipped when absent, except in CI where that is a failure."""
+    root = _data_root()
+    if root is None:
+        if IN_CI:
+            pytest.fail("CI=true but no data directory: set STARLING_EVAL_DATA or put shared/data beside the checkout")
+        pytest.skip("no benchmark data directory (set STARLING_EVAL_DATA)")
+    return root
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from starling_eval.testing.tiny_model import build_tiny_llama
+
+    return build_tiny_llama(tmp_path_factory.mktemp("models") / "tiny-llama")
+
+
+@pytest.fixture()
+def mini_data(tmp_path: Path, data_dir: Path) -> Path:
+    """A private copy of the MT-Bench questions, safe to corrupt."""
+    (tmp_path / "data" / "mt_bench").mkdir(parents=True)
+    shutil.copy(data_dir / "mt_bench" / "question.jsonl", tmp_path / "data" / "mt_bench" / "question.jsonl")
+    return tmp_path / "data"
+
+
+class Server:
+    def __init__(self, proc: subprocess.Popen, port: int):
+        self.proc, self.port = proc, port
+        self.base_url = f"http://127.0.0.1:{port}/v1"
+
+    def stats(self) -> dict:
+        import urllib.request
+
+        with urllib.request.urlopen(f"{self.base_url}/stats", timeout=10) as resp:
+            return json.loads(resp.read())
+
+
+def start_server(tmp_path: Path, *args: str) -> Server:
+    import time
+
+    port_file = tmp_path / f"port-{len(list(tmp_path.glob('port-*')))}"
+    proc = subprocess.Popen([sys.executable, "-m", "starling_eval.testing.server", "--port-file", str(port_file), *args])
+    for _ in range(200):
+        if port_file.exists():
+            return Server(proc, int(port_file.read_text()))
+        time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError("test server did not start")
+
+
+@pytest.fixture()
+def server_factory(tmp_path: Path):
+    servers: list[Server] = []
+
+    def make(*args: str) -> Server:
+        servers.append(start_server(tmp_path, *args))
+        return servers[-1]
+
+    yield make
+    for s in servers:
+        s.proc.kill()
+        s.proc.wait()
+
+
+def cli_env(data: Path | None = None, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("STARLING_EVAL_", "OPENAI_"))}
+    if data is not None:
+        env["STARLING_EVAL_DATA"] = str(data)
+    env.update(extra)
+    return env
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, exe: str | None = None, timeout: int = 600,
+            cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """The real console script (from the venv running the tests, or ``exe``)."""
+    script = exe or str(Path(sys.executable).with_name("starling-eval"))
+    return subprocess.run([script, *args], capture_output=True, text=True, env=env or cli_env(), timeout=timeout, cwd=cwd)
