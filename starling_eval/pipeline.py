@@ -132,7 +132,7 @@ def generate(
 
     try:
         t_gen = time.time()
-        result = asyncio.run(_generate_all(spec, bench, samples, model, identity, cache, run, progress))
+        result = asyncio.run(_in_loop(model, _generate_all(spec, bench, samples, model, identity, cache, run, progress)))
         gen_s = time.time() - t_gen
     finally:
         if owns_model:
@@ -155,6 +155,15 @@ def generate(
     index.upsert_run(manifest, run.path, manifest["summary"])
     index.close()
     return GenerationResult(run=run, manifest=manifest, counts=counts, failures=failures)
+
+
+async def _in_loop(model: Any, work: Any) -> Any:
+    """Run ``work``, then let the backend close its connections inside the same event loop."""
+    try:
+        return await work
+    finally:
+        if hasattr(model, "aclose"):
+            await model.aclose()
 
 
 @dataclass(frozen=True)
@@ -238,8 +247,8 @@ async def _generate_all(
                 chunk = group[start : start + step]
                 chats = [p.chat for p in chunk]
                 if hasattr(model, "generate_each"):  # remote: store each paid answer the moment it arrives
-                    async for i, completion in model.generate_each(chats, params):
-                        record([chunk[i]], [completion], cached=False)
+                    async for batch in model.generate_each(chats, params):
+                        record([chunk[i] for i, _ in batch], [c for _, c in batch], cached=False)
                 else:
                     record(chunk, await model.generate(chats, params), cached=False)
 

@@ -76,24 +76,29 @@ class OpenAIChatModel:
 
     async def generate(self, chats: Sequence[Chat], params: Sampling) -> list[Completion]:
         results: list[Completion | None] = [None] * len(chats)
-        async for i, completion in self.generate_each(chats, params):
-            results[i] = completion
+        async for batch in self.generate_each(chats, params):
+            for i, completion in batch:
+                results[i] = completion
         return [c for c in results if c is not None]
 
-    async def generate_each(self, chats: Sequence[Chat], params: Sampling) -> AsyncIterator[tuple[int, Completion]]:
-        """(index, completion) as each call finishes, so the caller can store every paid answer at once."""
+    async def generate_each(
+        self, chats: Sequence[Chat], params: Sampling
+    ) -> AsyncIterator[list[tuple[int, Completion]]]:
+        """Every (index, completion) finished since the last yield, so the caller stores each paid answer
+        at once, and stores answers that finish together in one write (group commit)."""
         sem = asyncio.Semaphore(max(1, self.spec.concurrency))
 
         async def one(i: int, chat: Chat) -> tuple[int, Completion]:
             async with sem:
                 return i, await self._one(chat, params)
 
-        tasks = [asyncio.ensure_future(one(i, chat)) for i, chat in enumerate(chats)]
+        pending = {asyncio.ensure_future(one(i, chat)) for i, chat in enumerate(chats)}
         try:
-            for next_done in asyncio.as_completed(tasks):
-                yield await next_done
+            while pending:
+                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                yield [task.result() for task in done]
         finally:
-            for task in tasks:
+            for task in pending:
                 task.cancel()
 
     async def _one(self, chat: Chat, params: Sampling) -> Completion:
@@ -126,6 +131,11 @@ class OpenAIChatModel:
             prompt_tokens=getattr(usage, "prompt_tokens", None),
             completion_tokens=getattr(usage, "completion_tokens", None),
         )
+
+    async def aclose(self) -> None:
+        """Close the HTTP client inside the event loop that used it."""
+        await self._client.close()
+        self._client = make_async_client(self.spec.base_url, self.spec.api_key_env, self.spec.timeout_s)
 
     def close(self) -> None:
         pass
