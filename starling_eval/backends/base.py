@@ -85,3 +85,14 @@ def cut_at_stop(text: str, stops: Sequence[str]) -> tuple[str, bool]:
     """Truncate at the earliest stop string (as FastChat and vLLM do); True when one was found."""
     cut = min((i for i in (text.find(s) for s in stops if s) if i >= 0), default=-1)
     return (text[:cut], True) if cut >= 0 else (text, False)
+
+
+def local_identity(backend: str, spec: ModelSpec, resolved: str, template: Any) -> dict[str, Any]:
+    """Cache identity of a locally run model: what makes a stored answer valid for this exact setup."""
+    return {
+        "backend": backend,
+        "model": resolved,
+        "revision": model_revision(spec, resolved),
+        "chat_template": template.fingerprint(),
+        "dtype": spec.dtype,
+    }

@@ -11,7 +11,7 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any
 
-from starling_eval.backends.base import BackendError, cut_at_stop, model_revision, resolve_local_model
+from starling_eval.backends.base import BackendError, cut_at_stop, local_identity, resolve_local_model
 from starling_eval.backends.chat_template import load_template
 from starling_eval.spec import Chat, Completion, ModelSpec, Sampling
 
@@ -90,13 +90,7 @@ class HFChatModel:
         self.device = device
 
     def identity(self) -> dict[str, Any]:
-        return {
-            "backend": "hf",
-            "model": self._name,
-            "revision": model_revision(self.spec, self._name),
-            "chat_template": self.template.fingerprint(),
-            "dtype": self.spec.dtype,
-        }
+        return local_identity("hf", self.spec, self._name, self.template)
 
     def provenance(self) -> dict[str, Any]:
         return {

@@ -14,7 +14,7 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from starling_eval.backends.base import BackendError, model_revision, resolve_local_model
+from starling_eval.backends.base import BackendError, local_identity, resolve_local_model
 from starling_eval.backends.chat_template import load_template
 from starling_eval.backends.hf import encode_prompts, finish_text, load_tokenizer, quiet_transformers
 from starling_eval.spec import Chat, Completion, ModelSpec, Sampling
@@ -62,14 +62,8 @@ class VLLMChatModel:
         self.llm = LLM(**kwargs)
 
     def identity(self) -> dict[str, Any]:
-        # Kept apart from hf's cache entries: numerics can differ between engines.
-        return {
-            "backend": "vllm",
-            "model": self._name,
-            "revision": model_revision(self.spec, self._name),
-            "chat_template": self.template.fingerprint(),
-            "dtype": self.spec.dtype,
-        }
+        # "vllm", not "hf": numerics can differ between engines, so their cache entries stay apart
+        return local_identity("vllm", self.spec, self._name, self.template)
 
     def provenance(self) -> dict[str, Any]:
         import vllm
