@@ -212,7 +212,6 @@ def _generate(ctx: click.Context, benchmark: str, options: dict[str, Any]) -> An
     from starling_eval import pipeline
 
     spec = build_spec(benchmark, options)
-    pipeline.prepare(spec)  # bad data or benchmark: exit 2 before a model is loaded
     bar, report = _progress_bar(not options["as_json"])
     with bar:
         return pipeline.generate(spec, ctx.obj["results"], progress=report)
@@ -358,7 +357,7 @@ def list_(ctx: click.Context, what: str, as_json: bool) -> None:
         index = RunIndex(root / "index.sqlite") if root.is_dir() else None
         if index is not None and not index.runs():
             index.rebuild(RunStore(root).all_runs())
-        out["runs"] = [{k: v for k, v in r.items() if k != "summary"} | {"summary": r["summary"]} for r in index.runs()] if index else []
+        out["runs"] = index.runs() if index else []
     if as_json:
         _emit_json(out)
         return

@@ -65,8 +65,9 @@ def set_hub_offline() -> None:
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 
-def pull_command(paths: Iterable[str]) -> str:
-    return "starling-eval data pull " + " ".join(paths)
+def pull_command(paths: Iterable[str], root: Path | None = None) -> str:
+    where = f" --data-dir {root}" if root is not None else ""
+    return f"starling-eval data{where} pull " + " ".join(paths)
 
 
 class DataDir:
@@ -110,10 +111,12 @@ class DataDir:
         return self._checked[rel]
 
     def fix_hint(self, entry: DataFile) -> str:
-        where = f" --data-dir {self.root}" if os.environ.get(ENV_DATA) is None else ""
+        """The command that fetches ``entry`` into this folder."""
+        root = None if os.environ.get(ENV_DATA) and Path(os.environ[ENV_DATA]).resolve() == self.root else self.root
+        command = pull_command([entry.path], root)
         if entry.url is None:
-            return f"{pull_command([entry.path])}{where} --mirror URL` (no public download: {entry.note}) or copy it in by hand"
-        return pull_command([entry.path]) + where
+            return f"{command} --mirror URL` or copy it in by hand (no public download: {entry.note})"
+        return command
 
     # -- verify / pull -------------------------------------------------------------------------
 

@@ -128,7 +128,8 @@ def test_corrupt_data_file(tmp_path, mini_data, tiny_model):
 def test_missing_data_file(tmp_path, tiny_model):
     line = _one_line_exit_2(run_cli("--results", str(tmp_path), "generate", "mtbench", "--model", str(tiny_model),
                                     "--data-dir", str(tmp_path / "empty"), env=cli_env()))
-    assert "missing data file" in line and "question.jsonl" in line and "starling-eval data pull" in line
+    assert "missing data file" in line and "question.jsonl" in line
+    assert f"starling-eval data --data-dir {(tmp_path / 'empty').resolve()} pull mt_bench/question.jsonl" in line
 
 
 def test_truncated_question_line(tmp_path, mini_data, tiny_model):
@@ -184,3 +185,9 @@ def test_version_and_help_are_light():
                             "print(sorted(m for m in ('torch','transformers','pydantic','rich','vllm','openai') if m in sys.modules))"],
                            capture_output=True, text=True)
     assert probe.stdout.strip() == "[]"
+
+
+def test_uncached_hub_model_offline(tmp_path, data_dir):
+    line = _one_line_exit_2(run_cli("--results", str(tmp_path), "generate", "mtbench", "--model",
+                                    "no-such-org/no-such-model", env=cli_env(data_dir, HF_HOME=str(tmp_path / "hf"))))
+    assert "no-such-org/no-such-model" in line and "cannot load tokenizer" in line

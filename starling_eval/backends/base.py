@@ -34,10 +34,6 @@ class ChatModel(Protocol):
     def close(self) -> None: ...
 
 
-def looks_like_path(name: str) -> bool:
-    return name.startswith((".", "/", "~")) or os.sep in name and Path(name).expanduser().exists()
-
-
 def resolve_local_model(spec: ModelSpec) -> str:
     """The folder or hub id to load; a path that does not exist is a clear input error."""
     name = spec.name_or_path
@@ -46,9 +42,10 @@ def resolve_local_model(spec: ModelSpec) -> str:
         if not (path / "config.json").is_file():
             raise BackendError(f"--model {name}: folder has no config.json (not a transformers checkpoint)")
         return str(path.resolve())
-    if looks_like_path(name) or path.suffix or name.count("/") > 1:
+    # a hub id is "name" or "org/name" (dots allowed: Qwen/Qwen2.5-7B); anything else is a path
+    if name.startswith((".", "/", "~")) or name.count("/") > 1 or (os.sep != "/" and os.sep in name):
         raise BackendError(f"--model {name}: no such model folder")
-    return name  # a hub id: resolved from the local HF cache (offline) by transformers
+    return name  # resolved from the local HF cache (offline) by transformers
 
 
 def folder_fingerprint(folder: str) -> str | None:
