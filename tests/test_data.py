@@ -28,7 +28,8 @@ def test_manifest_matches_the_real_data(data_dir):
 
 def test_require_names_file_and_fix(tmp_path):
     data = DataDir(tmp_path)
-    with pytest.raises(DataError, match=r"missing data file .*question.jsonl: fetch it with `starling-eval data pull"):
+    with pytest.raises(DataError, match=r"missing data file .*question.jsonl: fetch it with "
+                       r"`starling-eval data --data-dir .* pull mt_bench/question.jsonl`"):
         data.require("mt_bench/question.jsonl")
     with pytest.raises(DataError, match="not a file starling-eval knows"):
         data.require("mt_bench/nope.jsonl")
