@@ -133,7 +133,8 @@ class OpenAIChatModel:
         )
 
     async def aclose(self) -> None:
-        """Close the HTTP client inside the event loop that used it."""
+        """Close the HTTP client inside the event loop that used it, and make a fresh one: an httpx client
+        is bound to its loop, and the same backend may serve a later ``asyncio.run`` (judging after generating)."""
         await self._client.close()
         self._client = make_async_client(self.spec.base_url, self.spec.api_key_env, self.spec.timeout_s)
 
