@@ -99,7 +99,7 @@ def main(ctx: click.Context, results: Path) -> None:
 
 def model_options(fn: Any) -> Any:
     options = [
-        click.option("--model", "model", required=True, help="HF hub id, local checkpoint folder, or http(s) endpoint URL."),
+        click.option("--model", "model", default=None, help="HF hub id, local checkpoint folder, or http(s) endpoint URL."),
         click.option("--backend", type=click.Choice(["hf", "openai", "vllm"]), default=None,
                      help="Model backend [default: openai for a URL or --base-url, else hf]."),
         click.option("--model-name", default=None, help="Name in results and answer files (default: folder name)."),
@@ -143,9 +143,23 @@ def model_options(fn: Any) -> Any:
     return fn
 
 
-def build_spec(benchmark: str, o: dict[str, Any]) -> Any:
+def build_spec(benchmark: str, o: dict[str, Any], judge: Any = None, answers: list | None = None) -> Any:
     from starling_eval.data import DataDir
-    from starling_eval.spec import ModelSpec, RunSpec
+    from starling_eval.spec import RunSpec
+
+    common = dict(benchmark=benchmark, max_new_tokens=o["max_new_tokens"], temperature=o["temperature"], judge=judge,
+                  data_dir=str(DataDir(o["data_dir"]).root), limit=o["limit"], seed=o["seed"])
+    if answers:
+        if o["model"]:
+            raise InputError("give either --model (generate, then judge) or --answers (judge existing answers), not both")
+        return RunSpec(model=None, answers=answers, **common)
+    if not o["model"]:
+        raise InputError("missing option --model (an HF hub id, a local checkpoint folder or an endpoint URL)")
+    return RunSpec(model=_model_spec(o), **common)
+
+
+def _model_spec(o: dict[str, Any]) -> Any:
+    from starling_eval.spec import ModelSpec
 
     model, base_url, backend = o["model"], o["base_url"], o["backend"]
     name = model
@@ -180,15 +194,7 @@ def build_spec(benchmark: str, o: dict[str, Any]) -> Any:
         enforce_eager=o["enforce_eager"],
         distributed_executor_backend=o["distributed_executor_backend"],
     )
-    return RunSpec(
-        benchmark=benchmark,
-        model=model_spec,
-        max_new_tokens=o["max_new_tokens"],
-        temperature=o["temperature"],
-        data_dir=str(DataDir(o["data_dir"]).root),
-        limit=o["limit"],
-        seed=o["seed"],
-    )
+    return model_spec
 
 
 def _progress_bar(enabled: bool) -> tuple[Any, Any]:
@@ -273,14 +279,78 @@ def generate(ctx: click.Context, benchmark: str, **options: Any) -> None:
     _report_generation(_generate(ctx, benchmark, options), options["as_json"])
 
 
+def judge_options(fn: Any) -> Any:
+    options = [
+        click.option("--judge-model", default="gpt-4", show_default=True, help="Judge model name."),
+        click.option("--judge-base-url", default=None, help="OpenAI-compatible judge endpoint [default: OpenAI's API]."),
+        click.option("--judge-api-key-env", default="OPENAI_API_KEY", show_default=True,
+                     help="Environment variable holding the judge's API key (the key is never stored or printed)."),
+        click.option("--judge-mode", type=click.Choice(["single", "pairwise-baseline", "pairwise-all"]), default="single",
+                     show_default=True, help="Grade each answer 1-10, or compare answers pairwise (both orders)."),
+        click.option("--baseline", default="gpt-3.5-turbo", show_default=True,
+                     help="pairwise-baseline: a model under mt_bench/model_answer/ in the data folder, or an answer file."),
+        click.option("--reference", default="gpt-4", show_default=True,
+                     help="Reference answers for math/reasoning/coding (gpt-4, or the corrected gpt-4-0125-preview)."),
+        click.option("--judge-concurrency", default=32, show_default=True, type=click.IntRange(min=1),
+                     help="Judge requests in flight (halved on HTTP 429, regrown on success)."),
+        click.option("--judge-timeout", default=120.0, show_default=True, type=click.FloatRange(min=0.1),
+                     help="Seconds per judge request."),
+        click.option("--judge-max-retries", default=8, show_default=True, type=click.IntRange(min=0),
+                     help="Retries after 429/5xx/timeouts (honouring Retry-After)."),
+        click.option("--judge-price", default=None, metavar="IN/OUT",
+                     help="USD per 1M prompt/completion tokens, overriding the price table (e.g. 30/60)."),
+        click.option("--answers", "answer_files", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
+                     help="Judge existing FastChat answer files instead of generating (repeatable)."),
+        click.option("--retry-failed", is_flag=True, help="Ask again the judgments that failed or did not parse."),
+        click.option("--dry-run", is_flag=True, help="Print calls, estimated tokens and cost; call nothing."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def build_judge(o: dict[str, Any]) -> Any:
+    from starling_eval.judges.pricing import parse_price
+    from starling_eval.spec import JudgeSpec
+
+    price_in = price_out = None
+    if o["judge_price"]:
+        try:
+            price_in, price_out = parse_price(o["judge_price"])
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
+    return JudgeSpec(model=o["judge_model"], base_url=o["judge_base_url"], api_key_env=o["judge_api_key_env"],
+                     mode=o["judge_mode"], baseline=o["baseline"], reference=o["reference"],
+                     concurrency=o["judge_concurrency"], timeout_s=o["judge_timeout"], max_retries=o["judge_max_retries"],
+                     price_in=price_in, price_out=price_out)
+
+
+def answer_sources(paths: tuple[Path, ...]) -> list[Any]:
+    """--answers files as AnswerFile specs: model name from the file name (as FastChat does), content hash."""
+    from starling_eval.data import sha256_file
+    from starling_eval.spec import AnswerFile
+
+    sources, seen = [], set()
+    for path in paths:
+        if not path.is_file():
+            raise InputError(f"--answers {path}: no such file")
+        name = path.name[: -len(".jsonl")] if path.name.endswith(".jsonl") else path.stem
+        if name in seen:
+            raise InputError(f"--answers {path}: two answer files for model {name!r}")
+        seen.add(name)
+        sources.append(AnswerFile(model=name, path=str(path.resolve()), sha256=sha256_file(path)))
+    return sources
+
+
 @main.command()
 @click.argument("benchmark")
 @model_options
-@click.option("--judge-model", default=None, help="Judge model (e.g. gpt-4).")
+@judge_options
 @click.pass_context
 @_input_errors
-def run(ctx: click.Context, benchmark: str, judge_model: str | None, **options: Any) -> None:
-    """Run BENCHMARK end to end: generate → judge → score → store."""
+def run(ctx: click.Context, benchmark: str, **options: Any) -> None:
+    """Run BENCHMARK end to end: generate → judge → score → store. Resumes an unfinished identical run."""
+    from starling_eval import pipeline
     from starling_eval.registry import benchmark as get_benchmark
 
     bench = get_benchmark(benchmark)
@@ -289,7 +359,110 @@ def run(ctx: click.Context, benchmark: str, judge_model: str | None, **options: 
             f"{benchmark}: judging and scoring are not available in this version; "
             f"`starling-eval generate {benchmark}` produces the answers"
         )
-    _report_generation(_generate(ctx, benchmark, options), options["as_json"])
+    spec = build_spec(benchmark, options, judge=build_judge(options), answers=answer_sources(options["answer_files"]))
+    if options["dry_run"]:
+        _report_plan(pipeline.plan(spec, ctx.obj["results"]), options["as_json"])
+        return
+    bar, report = _progress_bar(not options["as_json"])
+    with bar:
+        result = pipeline.evaluate(spec, ctx.obj["results"], retry_failed=options["retry_failed"], progress=report)
+    _report_evaluation(result, options["as_json"])
+
+
+def _report_plan(plan: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        _emit_json(plan)
+        return
+    from rich.table import Table
+
+    table = Table(title=f"dry run · {plan['benchmark']} · {plan['model']} · judge {plan['judge']} ({plan['mode']})",
+                  show_header=False)
+    cost = plan["estimated_cost_usd"]
+    for label, value in [
+        ("items", plan["items"]),
+        ("generation calls", plan["generation_calls"]),
+        ("judge calls", f"{plan['judge_calls']} ({plan['judge_from_cache']} of {plan['judge_requests']} from the cache)"),
+        ("estimated judge tokens (prompt / completion)",
+         f"{plan['estimated_prompt_tokens']} / {plan['estimated_completion_tokens']}"),
+        ("estimated judge cost", f"${cost:.2f}" if cost is not None else plan["price"]["source"]),
+        ("note", plan["estimate_note"]),
+    ]:
+        table.add_row(label, str(value))
+    _console().print(table)
+
+
+def _report_evaluation(result: Any, as_json: bool) -> None:
+    manifest, scores, judging = result.manifest, result.scores, result.judging
+    counts = judging["counts"]
+    gen_counts = result.generation.counts if result.generation else None
+    failures = scores.get("failures", [])
+    if as_json:
+        _emit_json({
+            "run_id": result.run.run_id, "path": str(result.run.path), "status": manifest["status"],
+            "benchmark": scores["benchmark"], "mode": scores["mode"], "models": scores["models"],
+            "judging": judging, "generation": gen_counts, "timings": manifest["timings"],
+            "n_failed": scores.get("n_failed", 0), "failures": failures[:50],
+        })
+    else:
+        from starling_eval.report.tables import score_tables
+
+        console = _console()
+        for table in score_tables(scores, f"{scores['benchmark']} · judge {judging['judge']['model']}"):
+            console.print(table)
+        usage = judging["usage"]
+        cost = usage["paid_now"]["cost_usd"]
+        console.print(
+            f"run {result.run.run_id} ({manifest['status']}): {counts['called']} judge calls made, "
+            f"{counts['from_cache']} from the cache, {usage['paid_now']['prompt_tokens']} + "
+            f"{usage['paid_now']['completion_tokens']} tokens"
+            + (f" ≈ ${cost:.4f}" if cost is not None else f" ({usage['price']['source']})")
+            + f"; {manifest['timings']['total_s']:.1f} s", highlight=False)
+        err = _console(stderr=True)
+        for failure in failures[:10]:
+            err.print(f"[red]failed[/red] {failure.get('model')} question {failure.get('question_id')} turn "
+                      f"{failure.get('turn')}: {failure.get('reason')}", highlight=False)
+    if scores.get("n_failed"):
+        click.echo(f"{scores['n_failed']} judgment(s) failed and are left out of the means (listed in "
+                   f"{result.run.path / 'scores.json'}); `--retry-failed` asks them again", err=True)
+    if manifest["status"] != "complete":
+        click.echo("some calls failed for good; finished work is stored: re-run the same command to retry them", err=True)
+        sys.exit(EXIT_INCOMPLETE)
+
+
+@main.command()
+@click.argument("benchmark")
+@click.option("--judgments", "judgment_files", multiple=True, required=True,
+              type=click.Path(dir_okay=False, path_type=Path), help="FastChat model_judgment JSONL (repeatable).")
+@click.option("--baseline", default=None,
+              help="Pairwise files: score against this baseline [default: the model in every match, if any].")
+@click.option("--data-dir", default=None, type=click.Path(file_okay=False),
+              help="Data folder, for per-category scores [default: $STARLING_EVAL_DATA or the user cache].")
+@click.option("--seed", default=0, show_default=True, help="Bootstrap seed.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of per-model scores.")
+@_input_errors
+def score(benchmark: str, judgment_files: tuple[Path, ...], baseline: str | None, data_dir: str | None, seed: int,
+          as_json: bool) -> None:
+    """Re-score published or external judgments of BENCHMARK (FastChat model_judgment files) without calling anything."""
+    from starling_eval.data import DataDir
+    from starling_eval.registry import benchmark as get_benchmark
+
+    bench = get_benchmark(benchmark)
+    if not hasattr(bench, "score_judgment_files"):
+        raise InputError(f"{benchmark}: re-scoring judgment files is not available for this benchmark")
+    data = DataDir(data_dir)
+    scores = bench.score_judgment_files(list(judgment_files), data if data.root.is_dir() else None,
+                                        baseline=baseline, seed=seed)
+    if as_json:
+        _emit_json(scores["models"])
+        return
+    from starling_eval.report.tables import score_tables
+
+    console = _console()
+    for table in score_tables(scores, f"{benchmark} · {', '.join(p.name for p in judgment_files)}"):
+        console.print(table)
+    if scores.get("n_failed"):
+        click.echo(f"{scores['n_failed']} judgment(s) failed (FastChat drops them silently) and are left out of the means",
+                   err=True)
 
 
 @main.command()
@@ -332,8 +505,11 @@ def show(ctx: click.Context, run_ref: str, as_json: bool) -> None:
     for label, value in rows:
         table.add_row(label, str(value))
     _console().print(table)
-    if scores:
-        _console().print_json(data=scores)
+    if scores and scores.get("models") is not None:
+        from starling_eval.report.tables import score_tables
+
+        for score_table in score_tables(scores, f"{spec['benchmark']} scores"):
+            _console().print(score_table)
 
 
 @main.command(name="list")

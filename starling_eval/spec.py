@@ -100,18 +100,63 @@ class ModelSpec(BaseModel):
         return self.display_name or Path(self.name_or_path.rstrip("/")).name or self.name_or_path
 
 
+JudgeMode = Literal["single", "pairwise-baseline", "pairwise-all"]
+
+# JudgeSpec fields that change how fast or how expensive judging is, never what the judge says:
+# left out of the spec hash so that changing them resumes the same run.
+JUDGE_OPERATIONAL_FIELDS = {"concurrency", "timeout_s", "max_retries", "price_in", "price_out"}
+
+
 class JudgeSpec(BaseModel):
-    model: str
+    """Which judge grades the answers, how, and how hard we push its endpoint."""
+
+    model: str = "gpt-4"
     base_url: str | None = None
     api_key_env: str = "OPENAI_API_KEY"
-    prompt_version: str | None = None
-    concurrency: int = 32
+    mode: JudgeMode = "single"
+    baseline: str = "gpt-3.5-turbo"  # pairwise-baseline: a model under mt_bench/model_answer/ or a file
+    reference: str = "gpt-4"  # reference answers for math/reasoning/coding: mt_bench/reference_answer/<name>.jsonl
+    concurrency: int = Field(default=32, ge=1)
+    timeout_s: float = Field(default=120.0, gt=0)
+    max_retries: int = Field(default=8, ge=0)
+    price_in: float | None = Field(default=None, ge=0)  # USD per 1M prompt tokens (overrides the price table)
+    price_out: float | None = Field(default=None, ge=0)  # USD per 1M completion tokens
+
+
+class AnswerFile(BaseModel):
+    """Existing answers to judge instead of generating: an upstream-format answer file and its model name."""
+
+    model: str
+    path: str
+    sha256: str
+
+
+class JudgeRequest(BaseModel):
+    """One call to a judge, as an adapter describes it: the conversation, the decoding, how to read the
+    verdict (``output_format``), and what it is about (``meta``: item, turn, model or models, prompt name)."""
+
+    model_config = ConfigDict(frozen=True)
+    id: str
+    messages: tuple[Message, ...]
+    output_format: str
+    max_tokens: int = 2048
+    temperature: float = 0.0
+    top_logprobs: int | None = None
+    meta: dict[str, Any] = Field(default_factory=dict)
+
+    def cache_request(self) -> dict[str, Any]:
+        """What the judge is asked: the part of the cache key that is not the judge's identity."""
+        return {"messages": [m.model_dump() for m in self.messages]}
+
+    def cache_params(self) -> dict[str, Any]:
+        return {"max_tokens": self.max_tokens, "temperature": self.temperature, "top_logprobs": self.top_logprobs}
 
 
 class RunSpec(BaseModel):
     schema_version: int = SCHEMA_VERSION
     benchmark: str
-    model: ModelSpec
+    model: ModelSpec | None = None  # None when judging existing answers (``answers``)
+    answers: list[AnswerFile] = Field(default_factory=list)
     max_new_tokens: int | None = None  # None: the benchmark's default
     temperature: float | None = None  # None: the benchmark's (per-sample) default
     judge: JudgeSpec | None = None
@@ -119,8 +164,23 @@ class RunSpec(BaseModel):
     limit: int | None = Field(default=None, ge=1)
     seed: int = 0
 
+    @property
+    def label(self) -> str:
+        """The run's model name: the model's, or the answer files' models joined with +."""
+        if self.model is not None:
+            return self.model.label
+        return "+".join(a.model for a in self.answers) or "answers"
+
     def spec_hash(self) -> str:
-        """Identity of the work: the same hash means the same generations, so a run can resume."""
+        """Identity of the work: the same hash means the same generations and judgments, so a run can resume."""
         payload = self.model_dump(mode="json", exclude={"data_dir"})
-        payload["model"].pop("display_name", None)
+        if payload["model"] is not None:
+            payload["model"].pop("display_name", None)
+        for answer in payload["answers"]:
+            answer.pop("path")  # the content (sha256) and name matter, not where the file lies
+        if payload["judge"] is not None:
+            for name in JUDGE_OPERATIONAL_FIELDS:
+                payload["judge"].pop(name)
+        if not payload["answers"]:
+            payload.pop("answers")  # hashes of generate-only runs made before answer files existed stay valid
         return sha256_text(canonical_json(payload))[:12]

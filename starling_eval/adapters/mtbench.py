@@ -1,7 +1,10 @@
-"""MT-Bench (FastChat llm_judge): 80 two-turn questions, answered as FastChat's gen_model_answer does.
+"""MT-Bench (FastChat llm_judge): 80 two-turn questions, answered as FastChat's gen_model_answer does,
+judged as its gen_judgment does and scored as its show_result does.
 
 Per-category temperatures and the 1024-token budget are FastChat's; turn 2 sees the model's own turn-1
-answer. Answers are also exported in FastChat's ``model_answer`` JSONL so its own tools read them.
+answer. Answers are also exported in FastChat's ``model_answer`` JSONL so its own tools read them. The
+judge requests live in ``mtbench_judge``, the scoring in ``mtbench_score``, FastChat's judgment files in
+``mtbench_judgment_files``; this class ties them to the Benchmark protocol.
 """
 
 from __future__ import annotations
@@ -9,10 +12,14 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
 
+from starling_eval.adapters import mtbench_judge, mtbench_judgment_files, mtbench_score
 from starling_eval.adapters.base import Sample
 from starling_eval.data import DataDir, DataError
+from starling_eval.spec import JudgeRequest, JudgeSpec
 
 QUESTIONS = "mt_bench/question.jsonl"
 
@@ -93,3 +100,56 @@ class MTBench:
                 }
             )
         return {f"model_answer/{model_id}.jsonl": rows}
+
+    # -- judging ----------------------------------------------------------------------------------
+
+    def judge_data_files(self, judge: JudgeSpec) -> list[str]:
+        return mtbench_judge.judge_data_files(judge)
+
+    def read_answers(self, path: Path) -> dict[str, list[str]]:
+        return mtbench_judge.read_answer_file(path)
+
+    def judge_requests(
+        self, data: DataDir, samples: Sequence[Sample], answers: Mapping[str, Mapping[str, Sequence[str]]], judge: JudgeSpec
+    ) -> tuple[list[JudgeRequest], list[dict[str, Any]]]:
+        """Every judge call of the run, and a failure row for each match lacking an answer."""
+        answers = dict(answers)
+        baseline = None
+        if judge.mode == "pairwise-baseline":
+            baseline, baseline_answers = mtbench_judge.load_baseline(data, judge)
+            answers.setdefault(baseline, baseline_answers)
+        elif judge.mode == "pairwise-all" and len(answers) < 2:
+            raise DataError("--judge-mode pairwise-all needs answers from two or more models (--answers FILE ...)")
+        return mtbench_judge.build_requests(samples, answers, judge, mtbench_judge.read_judge_prompts(data),
+                                            mtbench_judge.read_references(data, judge), baseline)
+
+    def score(self, rows: Sequence[Mapping[str, Any]], judge: JudgeSpec, *, seed: int = 0) -> dict[str, Any]:
+        if judge.mode == "single":
+            return mtbench_score.score_single([r for r in rows if r.get("kind") == "single"], seed=seed)
+        baseline = mtbench_judge.baseline_source(judge)[0] if judge.mode == "pairwise-baseline" else None
+        matches = mtbench_score.pair_matches([r for r in rows if r.get("kind") == "pair"])
+        return mtbench_score.score_pairwise(matches, baseline, seed=seed)
+
+    def export_judgments(
+        self, rows: Sequence[Mapping[str, Any]], requests: Mapping[str, JudgeRequest], judge: JudgeSpec
+    ) -> dict[str, list[dict]]:
+        """Judgments in FastChat's ``model_judgment`` format, which its show_result.py reads."""
+        name = mtbench_judgment_files.judgment_file_name(judge.model, judge.mode)
+        return {name: mtbench_judgment_files.fastchat_rows(rows, requests)}
+
+    def score_judgment_files(self, paths: Sequence[Path], data: DataDir | None, *, baseline: str | None,
+                             seed: int = 0) -> dict[str, Any]:
+        """Re-score FastChat judgment files (``starling-eval score mtbench --judgments ...``)."""
+        categories = None
+        if data is not None and data.path(QUESTIONS).is_file():
+            categories = {str(q["question_id"]): q.get("category") for q in read_questions(data)}
+        kind, rows = mtbench_judgment_files.read_judgments(paths, categories)
+        if kind == "single":
+            result = mtbench_score.score_single(rows, seed=seed)
+        else:
+            if baseline is None:  # FastChat's pairwise-baseline files: one model appears in every match
+                common = set.intersection(*({r["model_1"], r["model_2"]} for r in rows))
+                baseline = common.pop() if len(common) == 1 else None
+            result = mtbench_score.score_pairwise(rows, baseline, seed=seed)
+        result["categories_source"] = QUESTIONS if categories is not None else None
+        return result

@@ -31,7 +31,10 @@ def make_async_client(base_url: str | None, api_key_env: str, timeout_s: float) 
 
 
 async def call_with_retries(send: Any, policy: RetryPolicy, on_retry: Any = None) -> tuple[Any, str | None]:
-    """Run ``await send()`` under ``policy``; returns (response, None) or (None, error text)."""
+    """Run ``await send()`` under ``policy``; returns (response, None) or (None, error text).
+
+    ``on_retry(error, status)`` is told about each failed attempt that will be retried (status is the
+    HTTP status, or None for timeouts and dropped connections), so callers can count and back off."""
     import openai
 
     attempt = 0
@@ -44,14 +47,14 @@ async def call_with_retries(send: Any, policy: RetryPolicy, on_retry: Any = None
             retryable = status in RETRYABLE_STATUS
             wait_hint = retry_after_seconds(getattr(exc.response, "headers", None))
         except (openai.APITimeoutError, openai.APIConnectionError) as exc:
-            error, retryable, wait_hint = f"{type(exc).__name__}: {_short(exc)}", True, None
+            error, retryable, wait_hint, status = f"{type(exc).__name__}: {_short(exc)}", True, None, None
         attempt += 1
         if not retryable:
             return None, error
         if attempt > policy.max_retries:
             return None, f"{error} (gave up after {attempt} attempts)"
         if on_retry:
-            on_retry(error)
+            on_retry(error, status)
         await asyncio.sleep(policy.delay(attempt, wait_hint))
 
 
@@ -115,7 +118,7 @@ class OpenAIChatModel:
         if not params.greedy:
             request["seed"] = params.seed
 
-        def count_retry(_: str) -> None:
+        def count_retry(_error: str, _status: int | None) -> None:
             self.retries += 1
 
         response, error = await call_with_retries(

@@ -44,11 +44,13 @@ class RunIndex:
 
     def upsert_run(self, manifest: dict[str, Any], path: Path, summary: dict | None = None) -> None:
         spec = manifest["spec"]
+        model_spec = spec.get("model") or {}
+        answers = "+".join(a["model"] for a in spec.get("answers") or [])
         row = (
             manifest["run_id"],
             spec["benchmark"],
-            manifest.get("model", {}).get("label") or spec["model"]["name_or_path"],
-            spec["model"]["backend"],
+            manifest.get("model", {}).get("label") or model_spec.get("name_or_path") or answers,
+            model_spec.get("backend") or "answer-files",
             manifest.get("spec_hash"),
             manifest.get("status"),
             manifest.get("created"),

@@ -81,14 +81,14 @@ class RunStore:
             if (path / MANIFEST).is_file():
                 yield RunFolder(path)
 
-    def find_resumable(self, spec_hash: str) -> RunFolder | None:
-        """The newest unfinished run of the same spec, if any."""
+    def find_resumable(self, spec_hash: str, *, include_complete: bool = False) -> RunFolder | None:
+        """The newest unfinished run of the same spec, if any (or the newest at all, ``include_complete``)."""
         for run in sorted(self.all_runs(), key=lambda r: r.run_id, reverse=True):
             try:
                 manifest = run.read_manifest()
             except (OSError, json.JSONDecodeError):
                 continue
-            if manifest.get("spec_hash") == spec_hash and manifest.get("status") != STATUS_COMPLETE:
+            if manifest.get("spec_hash") == spec_hash and (include_complete or manifest.get("status") != STATUS_COMPLETE):
                 return run
         return None
 

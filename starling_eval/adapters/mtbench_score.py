@@ -1,0 +1,157 @@
+"""MT-Bench scores from judgment rows, with FastChat's ``show_result.py`` semantics, plus what it hides.
+
+Single mode: a failed judgment (FastChat's score -1) is left out of every mean, exactly as FastChat does,
+so the numbers match; but it is counted per model (``n_failed``) and listed with its reason. Turn 1 and
+turn 2 are means of their rows; ``overall`` is the mean of all valid rows of both turns (not the mean of
+the two turn means). Pairwise: a match counts as a tie when game 1 is a tie or the two games (answers in
+both orders) disagree; a match with a failed game is left out and counted. Position consistency is the
+share of valid matches whose two games agree. Intervals are percentile bootstraps over questions.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from starling_eval.stats import bootstrap_ci, mean, pooled_mean
+
+ERROR = "error"
+TIE = "tie"
+
+
+def _failure_entry(row: Mapping[str, Any], model: str) -> dict[str, Any]:
+    return {"model": model, "question_id": row.get("question_id"), "turn": row.get("turn"),
+            "reason": row.get("failure") or "failed"}
+
+
+def _ci(clusters: Mapping[Any, list[float]], seed: int) -> list[float] | None:
+    interval = bootstrap_ci(clusters, pooled_mean, seed=seed)
+    return [round(interval[0], 6), round(interval[1], 6)] if interval else None
+
+
+def score_single(rows: Iterable[Mapping[str, Any]], *, seed: int = 0) -> dict[str, Any]:
+    """Rows: {model, question_id, turn, category?, verdict (number or None), failure}."""
+    valid: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+    failures: dict[str, list[dict]] = defaultdict(list)
+    for row in rows:
+        model = row["model"]
+        if row.get("failure") is None and row.get("verdict") is not None:
+            valid[model].append(row)
+        else:
+            failures[model].append(_failure_entry(row, model))
+    table = []
+    for model in sorted(set(valid) | set(failures)):
+        mine = valid[model]
+        by_turn = {t: [float(r["verdict"]) for r in mine if r["turn"] == t] for t in (1, 2)}
+        by_question: dict[Any, list[float]] = defaultdict(list)
+        by_category: dict[str, list[float]] = defaultdict(list)
+        for r in mine:
+            by_question[r["question_id"]].append(float(r["verdict"]))
+            if r.get("category"):
+                by_category[r["category"]].append(float(r["verdict"]))
+        turn_clusters = {t: {r["question_id"]: [float(r["verdict"])] for r in mine if r["turn"] == t} for t in (1, 2)}
+        table.append({
+            "model": model,
+            "turn1": mean(by_turn[1]),
+            "turn2": mean(by_turn[2]),
+            "overall": mean([float(r["verdict"]) for r in mine]),
+            "n_valid": len(mine),
+            "n_failed": len(failures[model]),
+            "n_turn1": len(by_turn[1]),
+            "n_turn2": len(by_turn[2]),
+            "categories": {c: mean(v) for c, v in sorted(by_category.items())} or None,
+            "ci95": {"overall": _ci(by_question, seed), "turn1": _ci(turn_clusters[1], seed),
+                     "turn2": _ci(turn_clusters[2], seed)},
+        })
+    table.sort(key=lambda r: (r["overall"] is None, -(r["overall"] or 0.0)))
+    return {
+        "mode": "single",
+        "models": table,
+        "failures": [f for m in sorted(failures) for f in failures[m]],
+        "n_failed": sum(len(f) for f in failures.values()),
+        "items": [{"model": r["model"], "question_id": r["question_id"], "turn": r["turn"], "score": float(r["verdict"])}
+                  for m in sorted(valid) for r in valid[m]],
+    }
+
+
+def pair_matches(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Per-game judgment rows (verdict A/B/tie, game 1 or 2) → FastChat match rows with g1/g2 winners."""
+    games: dict[tuple, dict[int, Mapping[str, Any]]] = defaultdict(dict)
+    for row in rows:
+        key = (row["model_1"], row["model_2"], row["question_id"], row["turn"])
+        games[key][int(row["game"])] = row
+    matches = []
+    for (m1, m2, qid, turn), pair in games.items():
+        winners, reasons = [], []
+        for game, swap in ((1, {"A": "model_1", "B": "model_2"}), (2, {"A": "model_2", "B": "model_1"})):
+            row = pair.get(game)
+            if row is None or row.get("failure") is not None or row.get("verdict") is None:
+                winners.append(ERROR)
+                reasons.append(f"game {game}: {(row or {}).get('failure') or 'not judged'}")
+            else:
+                winners.append(swap.get(row["verdict"], row["verdict"]))
+        category = next((r.get("category") for r in pair.values()), None)
+        matches.append({"model_1": m1, "model_2": m2, "question_id": qid, "turn": turn, "category": category,
+                        "g1_winner": winners[0], "g2_winner": winners[1], "failure": "; ".join(reasons) or None})
+    return matches
+
+
+def score_pairwise(matches: Sequence[Mapping[str, Any]], baseline: str | None, *, seed: int = 0) -> dict[str, Any]:
+    """FastChat's display_result_pairwise over match rows (g1_winner / g2_winner in its vocabulary)."""
+    tallies: dict[str, dict[str, int]] = defaultdict(lambda: {"win": 0, "loss": 0, "tie": 0, "consistent": 0, "failed": 0})
+    outcomes: dict[str, dict[Any, list[float]]] = defaultdict(lambda: defaultdict(list))
+    failures: list[dict] = []
+    items: list[dict] = []
+    for m in matches:
+        m1, m2 = m["model_1"], m["model_2"]
+        if baseline is not None and baseline not in (m1, m2):
+            continue
+        if ERROR in (m["g1_winner"], m["g2_winner"]):
+            for model in (m1, m2):
+                tallies[model]["failed"] += 1
+            failures.append({"model": m1, "model_2": m2, "question_id": m["question_id"], "turn": m["turn"],
+                             "reason": m.get("failure") or "a game's verdict is an error"})
+            continue
+        agree = m["g1_winner"] == m["g2_winner"]
+        for model in (m1, m2):
+            tallies[model]["consistent"] += agree
+        if m["g1_winner"] == TIE or not agree:
+            results = {m1: 0.5, m2: 0.5}
+            tallies[m1]["tie"] += 1
+            tallies[m2]["tie"] += 1
+        else:
+            winner, loser = (m1, m2) if m["g1_winner"] == "model_1" else (m2, m1)
+            results = {winner: 1.0, loser: 0.0}
+            tallies[winner]["win"] += 1
+            tallies[loser]["loss"] += 1
+        for model, value in results.items():
+            outcomes[model][m["question_id"]].append(value)
+        items.append({"model_1": m1, "model_2": m2, "question_id": m["question_id"], "turn": m["turn"],
+                      "g1_winner": m["g1_winner"], "g2_winner": m["g2_winner"], "model_1_result": results[m1]})
+    table = []
+    for model, t in tallies.items():
+        if model == baseline:
+            continue
+        n = t["win"] + t["loss"] + t["tie"]
+        table.append({
+            "model": model,
+            "win": t["win"], "loss": t["loss"], "tie": t["tie"],
+            "win_rate": t["win"] / n if n else None,
+            "loss_rate": t["loss"] / n if n else None,
+            "win_rate_adjusted": (t["win"] + 0.5 * t["tie"]) / n if n else None,
+            "position_consistency": t["consistent"] / n if n else None,
+            "n_valid": n,
+            "n_failed": t["failed"],
+            "ci95": {"win_rate_adjusted": _ci(outcomes[model], seed)},
+        })
+    table.sort(key=lambda r: (r["win_rate_adjusted"] is None, -(r["win_rate_adjusted"] or 0.0)))
+    return {
+        "mode": "pairwise-baseline" if baseline else "pairwise-all",
+        "baseline": baseline,
+        "models": table,
+        "position_consistency": (sum(i["g1_winner"] == i["g2_winner"] for i in items) / len(items)) if items else None,
+        "failures": failures,
+        "n_failed": len(failures),
+        "items": items,
+    }

@@ -1,0 +1,150 @@
+"""The judge's HTTP side: one async OpenAI-compatible client with a concurrency limit that backs off.
+
+Every attempt holds a slot of an :class:`AdaptiveLimit` only while it is on the wire: sleeping out a
+Retry-After holds none. A 429 halves the limit (at most once a second, so one burst of refusals is one
+cut) and successes grow it back one slot at a time, so a judge that is being throttled is asked less
+often instead of being hammered by 32 retrying callers. Retries, jitter and Retry-After come from
+``backends.retry`` through ``call_with_retries``; a call that fails for good returns its reason. The API
+key stays inside the SDK client: it is in no identity, reply or error text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections import Counter
+from typing import Any
+
+from starling_eval.backends.base import BackendError
+from starling_eval.backends.openai_compat import call_with_retries, make_async_client
+from starling_eval.backends.retry import RetryPolicy
+from starling_eval.spec import JudgeRequest, JudgeSpec
+
+
+class AdaptiveLimit:
+    """At most ``limit`` holders at once; :meth:`throttled` halves the limit, :meth:`succeeded` regrows it."""
+
+    def __init__(self, maximum: int, cooldown_s: float = 1.0):
+        self.maximum = max(1, maximum)
+        self.limit = self.maximum
+        self.in_flight = 0
+        self.cuts = 0
+        self._cooldown_s = cooldown_s
+        self._last_cut = float("-inf")
+        self._successes = 0
+        self._cond: asyncio.Condition | None = None
+
+    def _condition(self) -> asyncio.Condition:
+        if self._cond is None:  # made inside the running loop
+            self._cond = asyncio.Condition()
+        return self._cond
+
+    async def __aenter__(self) -> AdaptiveLimit:
+        cond = self._condition()
+        async with cond:
+            await cond.wait_for(lambda: self.in_flight < self.limit)
+            self.in_flight += 1
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        cond = self._condition()
+        async with cond:
+            self.in_flight -= 1
+            cond.notify(max(1, self.limit - self.in_flight))
+
+    def throttled(self) -> None:
+        now = time.monotonic()
+        if now - self._last_cut >= self._cooldown_s and self.limit > 1:
+            self.limit = max(1, self.limit // 2)
+            self.cuts += 1
+            self._last_cut = now
+        self._successes = 0
+
+    def succeeded(self) -> None:
+        if self.limit >= self.maximum:
+            return
+        self._successes += 1
+        if self._successes >= self.limit:
+            self.limit += 1
+            self._successes = 0
+
+
+def check_api_key(spec: JudgeSpec) -> None:
+    """Fail before any work when OpenAI's own API is the judge and no key is set (a local endpoint needs none)."""
+    if spec.base_url is None and not os.environ.get(spec.api_key_env):
+        raise BackendError(f"no judge API key: set {spec.api_key_env} (or name another variable with "
+                           "--judge-api-key-env), or give --judge-base-url")
+
+
+def judge_identity(spec: JudgeSpec) -> dict[str, Any]:
+    """What the cache keys on: the judge model and where it is served (never the key)."""
+    return {"judge": spec.model, "base_url": spec.base_url or "api.openai.com"}
+
+
+class JudgeClient:
+    """Asks one judge model; :meth:`ask` returns ``(reply, None)`` or ``(None, reason)``."""
+
+    def __init__(self, spec: JudgeSpec):
+        self.spec = spec
+        self._client = make_async_client(spec.base_url, spec.api_key_env, spec.timeout_s)
+        self._policy = RetryPolicy(max_retries=spec.max_retries)
+        self.limit = AdaptiveLimit(spec.concurrency)
+        self.retries: Counter[str] = Counter()  # by cause: "429", "500", "timeout", ...
+
+    def identity(self) -> dict[str, Any]:
+        return judge_identity(self.spec)
+
+    async def ask(self, request: JudgeRequest) -> tuple[dict[str, Any] | None, str | None]:
+        body: dict[str, Any] = {
+            "model": self.spec.model,
+            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+            "temperature": request.temperature,
+            "max_tokens": request.max_tokens,
+            "n": 1,
+        }
+        if request.top_logprobs is not None:
+            body["logprobs"] = True
+            body["top_logprobs"] = request.top_logprobs
+
+        async def send() -> Any:
+            async with self.limit:
+                response = await self._client.chat.completions.create(**body)
+            self.limit.succeeded()
+            return response
+
+        def on_retry(_error: str, status: int | None) -> None:
+            self.retries[str(status) if status is not None else "timeout/connection"] += 1
+            if status == 429:
+                self.limit.throttled()
+
+        response, error = await call_with_retries(send, self._policy, on_retry)
+        if error is not None:
+            return None, error
+        return _reply(response, request)
+
+    async def aclose(self) -> None:
+        await self._client.close()
+
+
+def _reply(response: Any, request: JudgeRequest) -> tuple[dict[str, Any] | None, str | None]:
+    if not response.choices:
+        return None, "the judge returned no choices"
+    choice = response.choices[0]
+    usage = response.usage
+    reply: dict[str, Any] = {
+        "text": choice.message.content or "",
+        "finish_reason": choice.finish_reason,
+        "prompt_tokens": getattr(usage, "prompt_tokens", None),
+        "completion_tokens": getattr(usage, "completion_tokens", None),
+        "logprobs": None,
+    }
+    if request.top_logprobs is not None:
+        # kept even without logprobs: the call was paid for, and the verdict parser reports what is missing
+        content = getattr(choice.logprobs, "content", None) if choice.logprobs is not None else None
+        reply["logprobs"] = content and [
+            {"token": t.token, "logprob": t.logprob,
+             "top": [{"token": a.token, "logprob": a.logprob} for a in (t.top_logprobs or [])]}
+            for t in content
+        ]
+    return reply, None

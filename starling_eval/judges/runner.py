@@ -1,0 +1,195 @@
+"""Judging a list of requests through the call cache: each paid judgment is stored before it counts.
+
+For every request the cache is asked first; only misses go to the judge, concurrently under the client's
+limit. Replies that finish together are written to the cache in one transaction, then handed to the
+caller (who appends them to the run's ``judgments.jsonl``), so a run killed at any instant has every paid
+judgment either in the cache or not paid for. The judge's raw reply is what is cached, never the parsed
+verdict: a parser fix applies to old judgments without asking again.
+
+A reply whose verdict does not parse was still paid for, so it is kept; ``retry_failed`` asks again
+under a new attempt number (part of the cache key), and the newest answered attempt wins from then on.
+A call that failed for good (after retries) is not cached: the next run asks it again, which costs
+nothing twice because nothing was charged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from starling_eval.judges.verdicts import parse
+from starling_eval.spec import JudgeRequest
+from starling_eval.store.cache import CallCache, call_key
+
+UNPARSABLE = "unparsable"
+API_FAILURE = "api"
+
+
+@dataclass
+class JudgeOutcome:
+    request: JudgeRequest
+    reply: dict[str, Any] | None
+    verdict: Any
+    failure: str | None  # "api: <reason>" or "unparsable: <reason>"; None when the verdict is usable
+    cached: bool
+    attempt: int
+    key: str
+
+    @property
+    def failure_kind(self) -> str | None:
+        return self.failure.split(":", 1)[0] if self.failure else None
+
+    def row(self) -> dict[str, Any]:
+        """The run's ``judgments.jsonl`` row: what was asked about, what the judge said, what it means."""
+        reply = self.reply or {}
+        return {
+            "id": self.request.id,
+            **self.request.meta,
+            "judgment": reply.get("text"),
+            "verdict": self.verdict,
+            "failure": self.failure,
+            "attempt": self.attempt,
+            "cached": self.cached,
+            "prompt_tokens": reply.get("prompt_tokens"),
+            "completion_tokens": reply.get("completion_tokens"),
+            "cache_key": self.key,
+        }
+
+
+@dataclass
+class JudgeTally:
+    requested: int = 0
+    from_cache: int = 0
+    called: int = 0
+    api_failures: int = 0
+    unparsable: int = 0
+    re_asked: int = 0
+    shared: int = 0  # requests identical to another in this run, answered by its call
+    prompt_tokens: int = 0  # paid in this run (cache hits cost nothing)
+    completion_tokens: int = 0
+    retries: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def _key(identity: Mapping[str, Any], request: JudgeRequest, attempt: int) -> str:
+    params = request.cache_params()
+    if attempt:
+        params = {**params, "attempt": attempt}
+    return call_key(identity, request.cache_request(), params)
+
+
+def _outcome(request: JudgeRequest, reply: dict[str, Any], *, cached: bool, attempt: int, key: str) -> JudgeOutcome:
+    verdict = parse(request.output_format, reply)
+    return JudgeOutcome(request, reply, verdict.value, verdict.failure, cached, attempt, key)
+
+
+async def judge_all(
+    requests: Sequence[JudgeRequest],
+    identity: Mapping[str, Any],
+    connect: Callable[[], Any],
+    cache: CallCache,
+    *,
+    attempts: Mapping[str, int] | None = None,
+    retry_failed: bool = False,
+    on_outcomes: Callable[[list[JudgeOutcome]], None],
+    progress: Callable[[int, int], None] | None = None,
+) -> JudgeTally:
+    """Judge every request once (cache first); ``on_outcomes`` gets each batch after it is stored.
+
+    ``identity`` is the judge's cache identity; ``connect()`` makes the client, only when something is
+    not cached (a warm re-run never imports the HTTP stack). ``attempts`` holds the newest attempt
+    number a run has recorded per request id, so a re-asked judgment is found again after a restart."""
+    attempts = attempts or {}
+    tally = JudgeTally(requested=len(requests))
+    done = 0
+
+    def report(batch: list[JudgeOutcome]) -> None:
+        nonlocal done
+        for outcome in batch:
+            kind = outcome.failure_kind
+            tally.api_failures += kind == API_FAILURE
+            tally.unparsable += kind == UNPARSABLE
+        done += len(batch)
+        on_outcomes(batch)
+        if progress:
+            progress(done, tally.requested)
+
+    # 1. the cache: the newest answered attempt of each request
+    candidates = {r.id: [_key(identity, r, a) for a in range(attempts.get(r.id, 0) + 2)] for r in requests}
+    hits = cache.get_many(k for keys in candidates.values() for k in keys)
+    reused: list[JudgeOutcome] = []
+    todo: list[tuple[JudgeRequest, int]] = []
+    for request in requests:
+        keys = candidates[request.id]
+        newest = max((a for a, k in enumerate(keys) if k in hits), default=None)
+        if newest is None:
+            todo.append((request, 0))
+            continue
+        outcome = _outcome(request, hits[keys[newest]], cached=True, attempt=newest, key=keys[newest])
+        if retry_failed and outcome.failure_kind == UNPARSABLE:
+            todo.append((request, newest + 1))
+            tally.re_asked += 1
+        else:
+            reused.append(outcome)
+    tally.from_cache = len(reused)
+    if progress:
+        progress(0, tally.requested)
+    if reused:
+        report(reused)
+
+    # 2. the judge, for the rest: one call per distinct request (two models with the same answer share it)
+    if not todo:
+        return tally
+    groups: dict[str, list[JudgeRequest]] = {}
+    first: dict[str, tuple[JudgeRequest, int]] = {}
+    for request, attempt in todo:
+        key = _key(identity, request, attempt)
+        groups.setdefault(key, []).append(request)
+        first.setdefault(key, (request, attempt))
+
+    async def one(key: str) -> tuple[str, dict[str, Any] | None, str | None]:
+        reply, error = await client.ask(first[key][0])
+        return key, reply, error
+
+    def outcomes_for(key: str, reply: dict[str, Any] | None, error: str | None) -> list[JudgeOutcome]:
+        attempt = first[key][1]
+        if error is not None:
+            return [JudgeOutcome(r, None, None, f"{API_FAILURE}: {error}", False, attempt, key) for r in groups[key]]
+        return [_outcome(r, reply, cached=i > 0, attempt=attempt, key=key) for i, r in enumerate(groups[key])]
+
+    tally.shared = len(todo) - len(groups)
+    client = connect()
+    pending = {asyncio.ensure_future(one(key)) for key in groups}
+    try:
+        while pending:
+            finished, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            results = [task.result() for task in finished]
+            cache.put_many("judgment", {key: reply for key, reply, _ in results if reply is not None})  # stored first
+            batch: list[JudgeOutcome] = []
+            for key, reply, error in results:
+                tally.called += 1
+                if reply is not None:
+                    tally.prompt_tokens += reply.get("prompt_tokens") or 0
+                    tally.completion_tokens += reply.get("completion_tokens") or 0
+                batch += outcomes_for(key, reply, error)
+            report(batch)
+    finally:
+        for task in pending:
+            task.cancel()
+        tally.retries = dict(getattr(client, "retries", {}))
+        if hasattr(client, "aclose"):
+            await client.aclose()
+    return tally
+
+
+def newest_attempts(rows: Iterable[Mapping[str, Any]]) -> dict[str, int]:
+    """Per request id, the highest attempt a run's judgments file records."""
+    found: dict[str, int] = {}
+    for row in rows:
+        if "id" in row:
+            found[row["id"]] = max(found.get(row["id"], 0), int(row.get("attempt") or 0))
+    return found

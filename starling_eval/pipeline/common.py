@@ -1,0 +1,86 @@
+"""What every pipeline command shares: input checks before any model loads, and opening a run folder.
+
+A run is found again by its spec hash: an unfinished run with the same hash is resumed in place, so a
+killed or failed run is finished by running the same command again.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from starling_eval import __version__
+from starling_eval.adapters.base import Benchmark, Sample
+from starling_eval.data import DataDir
+from starling_eval.provenance import environment
+from starling_eval.registry import benchmark
+from starling_eval.spec import RunSpec
+from starling_eval.store.cache import CallCache
+from starling_eval.store.index import RunIndex
+from starling_eval.store.runs import STATUS_RUNNING, RunFolder, RunStore
+
+Progress = Callable[[str, int, int], None]  # (stage, done, total)
+
+
+def results_paths(results_root: Path) -> tuple[RunStore, CallCache, RunIndex]:
+    return RunStore(results_root), CallCache(results_root / "cache.sqlite"), RunIndex(results_root / "index.sqlite")
+
+
+@dataclass
+class Prepared:
+    bench: Benchmark
+    data: DataDir
+    samples: list[Sample]
+    data_hashes: dict[str, str]
+
+
+def prepare(spec: RunSpec) -> Prepared:
+    """Everything that can fail on bad input, before any model is loaded (fail fast, exit 2)."""
+    bench = benchmark(spec.benchmark)
+    data = DataDir(spec.data_dir)
+    files = list(bench.data_files)
+    if spec.judge is not None:
+        if not hasattr(bench, "judge_requests"):
+            raise ValueError(f"{spec.benchmark} is not judged; use `starling-eval generate {spec.benchmark}`")
+        files += [f for f in bench.judge_data_files(spec.judge) if f not in files]
+    for rel in files:
+        data.require(rel)
+    samples = list(bench.samples(data))
+    if spec.limit:
+        samples = samples[: spec.limit]
+    return Prepared(bench, data, samples, {rel: data.sha256_of(rel) for rel in files})
+
+
+def now_iso(when: float | None = None) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(when))
+
+
+def open_run(spec: RunSpec, prep: Prepared, store: RunStore, index: RunIndex, kind: str, *,
+             include_complete: bool = False) -> tuple[RunFolder, dict[str, Any]]:
+    """Resume the run of this spec, or start one; write its first manifest (status running)."""
+    spec_hash = spec.spec_hash()
+    run = store.find_resumable(spec_hash, include_complete=include_complete) or store.new_run(
+        spec.benchmark, spec.label, spec_hash)
+    manifest: dict[str, Any] = {
+        "schema_version": spec.schema_version,
+        "run_id": run.run_id,
+        "spec_hash": spec_hash,
+        "created": now_iso(),
+        "status": STATUS_RUNNING,
+        "kind": kind,
+        "starling_eval": __version__,
+        "spec": spec.model_dump(mode="json"),
+        "data_files": prep.data_hashes,
+        "environment": environment(),
+        "n_samples": len(prep.samples),
+    }
+    if run.file("manifest.json").exists():
+        previous = run.read_manifest()
+        manifest["created"] = previous.get("created", manifest["created"])
+        manifest["resumed"] = previous.get("resumed", 0) + 1
+    run.write_manifest(manifest)
+    index.upsert_run(manifest, run.path)
+    return run, manifest

@@ -1,0 +1,229 @@
+"""``run``: answers (generated, or read from answer files) → judge → score → store, resumable.
+
+Each paid judgment is in the call cache before it is appended to the run's ``judgments.jsonl`` and
+counted, so a run killed at any point is finished by the same command, paying for nothing twice. Failed
+judgments are kept with their reason and counted in every table; ``retry_failed`` asks those again.
+The scores, the FastChat-format judgment file and the per-item rows for the index are written last.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from starling_eval.judges.client import JudgeClient, check_api_key, judge_identity
+from starling_eval.judges.pricing import price_for
+from starling_eval.judges.runner import JudgeOutcome, JudgeTally, judge_all, newest_attempts
+from starling_eval.pipeline.common import Prepared, Progress, now_iso, open_run, prepare, results_paths
+from starling_eval.pipeline.generation import Generated, generate_into, pending_generation
+from starling_eval.registry import backend_class
+from starling_eval.spec import JudgeRequest, RunSpec
+from starling_eval.store.cache import call_key
+from starling_eval.store.files import append_jsonl, read_jsonl, repair_jsonl, write_json_atomic, write_jsonl_atomic
+from starling_eval.store.runs import JUDGMENTS, SCORES, STATUS_COMPLETE, STATUS_INCOMPLETE, RunFolder
+
+# Typical length of a GPT-4 MT-Bench judgment (explanation + verdict), for --dry-run cost estimates only.
+EXPECTED_JUDGMENT_TOKENS = 250
+CHARS_PER_TOKEN = 4  # rough English average; the estimate says so
+
+
+@dataclass
+class EvalResult:
+    run: RunFolder
+    manifest: dict[str, Any]
+    scores: dict[str, Any]
+    generation: Generated | None = None
+    judging: dict[str, Any] = field(default_factory=dict)
+
+
+def _answers_from_files(spec: RunSpec, prep: Prepared) -> dict[str, dict[str, list[str]]]:
+    return {a.model: prep.bench.read_answers(Path(a.path)) for a in spec.answers}
+
+
+def evaluate(
+    spec: RunSpec,
+    results_root: Path,
+    *,
+    retry_failed: bool = False,
+    progress: Progress | None = None,
+    model: Any = None,
+    judge_client: Any = None,
+) -> EvalResult:
+    """Run the benchmark end to end for ``spec`` (which has a judge), resuming its unfinished run."""
+    assert spec.judge is not None
+    started = time.time()
+    check_api_key(spec.judge)  # before anything is generated
+    prep = prepare(spec)
+    store, cache, index = results_paths(results_root)
+    try:
+        run, manifest = open_run(spec, prep, store, index, "run", include_complete=retry_failed)
+        generation = None
+        if spec.answers:
+            answers = _answers_from_files(spec, prep)
+            manifest["answers"] = [a.model_dump() for a in spec.answers]
+        else:
+            generation = generate_into(spec, prep.bench, prep.samples, run, manifest, cache, progress=progress, model=model)
+            answers = {spec.label: generation.answers}
+        requests, missing = prep.bench.judge_requests(prep.data, prep.samples, answers, spec.judge)
+        t_judge = time.time()
+        rows, tally = _judge(spec, run, cache, requests, missing, retry_failed, progress, judge_client)
+        judge_s = time.time() - t_judge
+    finally:
+        cache.close()
+
+    scores = prep.bench.score(rows, spec.judge, seed=spec.seed)
+    by_id = {r.id: r for r in requests}
+    for rel, file_rows in prep.bench.export_judgments(rows, by_id, spec.judge).items():
+        write_jsonl_atomic(run.path / rel, file_rows)
+    judging = _judging_summary(spec, rows, tally, missing)
+    failed_for_good = tally.api_failures + (generation.counts["failed"] if generation else 0)
+    scores_doc = {"schema_version": spec.schema_version, "run_id": run.run_id, "benchmark": spec.benchmark,
+                  "judge": spec.judge.model_dump(mode="json", exclude={"api_key_env"}), **scores}
+    write_json_atomic(run.file(SCORES), scores_doc)
+    index.put_item_scores(run.run_id, _item_scores(scores))
+    timings = dict(generation.timings) if generation else {}
+    timings.update(judge_s=round(judge_s, 3), total_s=round(time.time() - started, 3))
+    manifest.update(
+        status=STATUS_INCOMPLETE if failed_for_good else STATUS_COMPLETE,
+        judge=judging["judge"],
+        judging=judging,
+        timings=timings,
+        finished=now_iso(),
+    )
+    if generation:
+        manifest.update(counts=generation.counts, usage=generation.usage, failures=generation.failures[:50])
+    manifest["summary"] = _summary(scores)
+    run.write_manifest(manifest)
+    index.upsert_run(manifest, run.path, manifest["summary"])
+    index.close()
+    return EvalResult(run=run, manifest=manifest, scores=scores_doc, generation=generation, judging=judging)
+
+
+def _judge(spec: RunSpec, run: RunFolder, cache: Any, requests: list[JudgeRequest], missing: list[dict],
+           retry_failed: bool, progress: Progress | None, judge_client: Any) -> tuple[list[dict], JudgeTally]:
+    """Judge through the cache, appending each stored batch to judgments.jsonl; rewrite it ordered at the end."""
+    path = run.file(JUDGMENTS)
+    repair_jsonl(path)
+    attempts = newest_attempts(read_jsonl(path))
+    rows_by_id: dict[str, dict] = {}
+
+    def on_outcomes(batch: list[JudgeOutcome]) -> None:
+        rows = [o.row() for o in batch]
+        append_jsonl(path, rows)
+        rows_by_id.update((r["id"], r) for r in rows)
+
+    def report(done: int, total: int) -> None:
+        if progress:
+            progress("judge", done, total)
+
+    def connect() -> Any:
+        return judge_client or JudgeClient(spec.judge)
+
+    async def work() -> JudgeTally:
+        return await judge_all(requests, judge_identity(spec.judge), connect, cache, attempts=attempts,
+                               retry_failed=retry_failed, on_outcomes=on_outcomes, progress=report)
+
+    tally = asyncio.run(work())
+    rows = [rows_by_id[r.id] for r in requests] + missing
+    write_jsonl_atomic(path, rows)  # one row per request, in benchmark order
+    return rows, tally
+
+
+def _judging_summary(spec: RunSpec, rows: list[dict], tally: JudgeTally, missing: list[dict]) -> dict[str, Any]:
+    judge = spec.judge
+    assert judge is not None
+    price = price_for(judge.model, judge.price_in, judge.price_out)
+    total_in = sum(r.get("prompt_tokens") or 0 for r in rows)
+    total_out = sum(r.get("completion_tokens") or 0 for r in rows)
+    failures: dict[str, int] = {}
+    for r in rows:
+        if r.get("failure"):
+            kind = r["failure"].split(":", 1)[0]
+            failures[kind] = failures.get(kind, 0) + 1
+    return {
+        "judge": {"model": judge.model, "base_url": judge.base_url or "api.openai.com", "mode": judge.mode,
+                  "reference": judge.reference, "baseline": judge.baseline if judge.mode == "pairwise-baseline" else None},
+        "counts": {**tally.as_dict(), "not_judgeable": len(missing), "failed_by_kind": failures},
+        "usage": {
+            "paid_now": {"prompt_tokens": tally.prompt_tokens, "completion_tokens": tally.completion_tokens,
+                         "cost_usd": price.cost(tally.prompt_tokens, tally.completion_tokens)},
+            "all_judgments": {"prompt_tokens": total_in, "completion_tokens": total_out,
+                              "cost_usd": price.cost(total_in, total_out)},
+            "price": {"prompt_per_1m": price.prompt, "completion_per_1m": price.completion, "source": price.source},
+        },
+    }
+
+
+def _item_scores(scores: dict[str, Any]) -> list[tuple[str, str, float | None]]:
+    out = []
+    for item in scores.get("items", []):
+        if "score" in item:
+            out.append((f"{item['model']}|{item['question_id']}|{item['turn']}", "score", item["score"]))
+        else:
+            out.append((f"{item['model_1']}|{item['model_2']}|{item['question_id']}|{item['turn']}", "model_1_result",
+                        item["model_1_result"]))
+    return out
+
+
+def _summary(scores: dict[str, Any]) -> dict[str, Any]:
+    """The few numbers `list` shows: the first model's headline and the failure count."""
+    head = scores["models"][0] if scores.get("models") else {}
+    keys = ("model", "overall", "turn1", "turn2", "win_rate_adjusted", "n_valid", "n_failed")
+    return {k: head[k] for k in keys if k in head} | {"n_failed_total": scores.get("n_failed", 0)}
+
+
+# -- dry run ----------------------------------------------------------------------------------------
+
+
+def plan(spec: RunSpec, results_root: Path) -> dict[str, Any]:
+    """What ``run`` would do, calling nothing: calls still to make (after the cache), tokens, cost."""
+    assert spec.judge is not None
+    prep = prepare(spec)
+    _store, cache, index = results_paths(results_root)
+    index.close()
+    try:
+        gen_calls, answers, placeholders = 0, {}, set()
+        if spec.answers:
+            answers = _answers_from_files(spec, prep)
+        else:
+            model = backend_class(spec.model.backend)(spec.model)
+            try:
+                gen_calls, known = pending_generation(spec, prep.bench, prep.samples, model.identity(), cache)
+            finally:
+                model.close()
+            # unknown answers are assumed as long as the token budget allows: the estimate is an upper bound
+            budget = "x" * (CHARS_PER_TOKEN * (spec.max_new_tokens or prep.bench.default_max_new_tokens))
+            mine = {s.id: known.get(s.id) or [budget] * len(s.turns) for s in prep.samples}
+            placeholders = {s.id for s in prep.samples if s.id not in known}
+            answers = {spec.label: mine}
+        requests, missing = prep.bench.judge_requests(prep.data, prep.samples, answers, spec.judge)
+        identity = judge_identity(spec.judge)
+        keys = {r.id: call_key(identity, r.cache_request(), r.cache_params()) for r in requests}
+        hits = cache.get_many(keys.values())
+    finally:
+        cache.close()
+    todo = [r for r in requests if keys[r.id] not in hits or r.meta.get("item_id") in placeholders]
+    prompt_tokens = sum(sum(len(m.content) for m in r.messages) for r in todo) // CHARS_PER_TOKEN
+    completion_tokens = EXPECTED_JUDGMENT_TOKENS * len(todo)
+    price = price_for(spec.judge.model, spec.judge.price_in, spec.judge.price_out)
+    return {
+        "benchmark": spec.benchmark,
+        "model": spec.label,
+        "judge": spec.judge.model,
+        "mode": spec.judge.mode,
+        "items": len(prep.samples),
+        "generation_calls": gen_calls,
+        "judge_requests": len(requests),
+        "judge_calls": len(todo),
+        "judge_from_cache": len(requests) - len(todo),
+        "not_judgeable": len(missing),
+        "estimated_prompt_tokens": prompt_tokens,
+        "estimated_completion_tokens": completion_tokens,
+        "estimated_cost_usd": price.cost(prompt_tokens, completion_tokens),
+        "price": {"prompt_per_1m": price.prompt, "completion_per_1m": price.completion, "source": price.source},
+        "estimate_note": (f"tokens ≈ characters/{CHARS_PER_TOKEN}; {EXPECTED_JUDGMENT_TOKENS} completion tokens per "
+                          "judgment; answers not generated yet counted at the full --max-new-tokens (upper bound)"),
+    }

@@ -1,0 +1,1 @@
+"""Result tables and reports: built from stored scores, never by calling a model."""

@@ -1,0 +1,54 @@
+"""Rich tables of benchmark scores; the CLI prints them (library code never prints).
+
+Numbers are shown to six decimals, as FastChat's show_result prints them, so a table can be checked
+against a published leaderboard digit for digit. Failed judgments have their own column in every table:
+they are left out of the means as FastChat does, but never out of sight.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _num(value: float | None, digits: int = 6) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+def _ci(interval: list[float] | None) -> str:
+    return "—" if not interval else f"{interval[0]:.2f}–{interval[1]:.2f}"
+
+
+def score_tables(scores: dict[str, Any], title: str) -> list[Any]:
+    """The leaderboard table (and, for single grading, the per-category table)."""
+    from rich.table import Table
+
+    models = scores.get("models", [])
+    if scores.get("mode") == "single":
+        table = Table(title=title)
+        for col in ("model", "turn 1", "turn 2", "overall", "95% CI", "valid", "failed"):
+            table.add_column(col, justify="left" if col == "model" else "right")
+        for m in models:
+            table.add_row(m["model"], _num(m["turn1"]), _num(m["turn2"]), _num(m["overall"]),
+                          _ci((m.get("ci95") or {}).get("overall")), str(m["n_valid"]), str(m["n_failed"]))
+        tables = [table]
+        categories = sorted({c for m in models for c in (m.get("categories") or {})})
+        if categories:
+            by_cat = Table(title="by category (mean of both turns)")
+            by_cat.add_column("model")
+            for c in categories:
+                by_cat.add_column(c, justify="right")
+            for m in models:
+                cats = m.get("categories") or {}
+                by_cat.add_row(m["model"], *(_num(cats.get(c), 2) for c in categories))
+            tables.append(by_cat)
+        return tables
+    table = Table(title=f"{title} · {scores.get('mode')}" + (f" vs {scores['baseline']}" if scores.get("baseline") else ""))
+    for col in ("model", "win", "loss", "tie", "win_rate", "loss_rate", "win_rate_adjusted", "95% CI",
+                "position consistency", "failed"):
+        table.add_column(col, justify="left" if col == "model" else "right")
+    for m in models:
+        table.add_row(m["model"], str(m["win"]), str(m["loss"]), str(m["tie"]), _num(m["win_rate"]),
+                      _num(m["loss_rate"]), _num(m["win_rate_adjusted"]),
+                      _ci((m.get("ci95") or {}).get("win_rate_adjusted")), _num(m["position_consistency"], 3),
+                      str(m["n_failed"]))
+    return [table]

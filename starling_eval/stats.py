@@ -1,0 +1,57 @@
+"""Statistics as pure functions: means and bootstrap confidence intervals over benchmark items.
+
+The bootstrap resamples *items* (clusters), not rows: an MT-Bench question contributes both its turns
+together, because the two turns of one question are not independent draws. Seeded, so the same
+judgments always print the same interval.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable, Mapping, Sequence
+
+Cluster = Sequence[float]
+
+
+def mean(values: Sequence[float]) -> float | None:
+    return math.fsum(values) / len(values) if values else None
+
+
+def pooled_mean(clusters: Sequence[Cluster]) -> float | None:
+    """Mean of all values of all clusters (MT-Bench's overall score is this, not the mean of turn means)."""
+    return mean([v for cluster in clusters for v in cluster])
+
+
+def bootstrap_ci(
+    clusters: Mapping[str, Cluster] | Sequence[Cluster],
+    statistic: Callable[[Sequence[Cluster]], float | None] = pooled_mean,
+    *,
+    n_resamples: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> tuple[float, float] | None:
+    """Percentile bootstrap interval of ``statistic`` over clusters resampled with replacement."""
+    groups = [list(c) for c in (clusters.values() if isinstance(clusters, Mapping) else clusters) if len(c)]
+    if len(groups) < 2:
+        return None
+    rng = random.Random(seed)
+    n = len(groups)
+    estimates = []
+    for _ in range(n_resamples):
+        value = statistic([groups[rng.randrange(n)] for _ in range(n)])
+        if value is not None:
+            estimates.append(value)
+    if not estimates:
+        return None
+    estimates.sort()
+    alpha = (1.0 - confidence) / 2.0
+    return _quantile(estimates, alpha), _quantile(estimates, 1.0 - alpha)
+
+
+def _quantile(sorted_values: Sequence[float], q: float) -> float:
+    """Linear interpolation between closest ranks (numpy's default)."""
+    pos = (len(sorted_values) - 1) * q
+    lo = math.floor(pos)
+    hi = min(lo + 1, len(sorted_values) - 1)
+    return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (pos - lo)
