@@ -169,10 +169,16 @@ def test_show_and_list(tmp_path, data_dir, tiny_model):
     assert _one_line_exit_2(missing).startswith("Error: no run matches")
 
 
-def test_run_without_judge_stage_is_a_clear_error(tmp_path, data_dir, tiny_model):
+def test_run_without_a_judge_key_fails_before_generating(tmp_path, data_dir, tiny_model):
     line = _one_line_exit_2(run_cli("--results", str(tmp_path), "run", "mtbench", "--model", str(tiny_model),
                                     env=cli_env(data_dir)))
-    assert "starling-eval generate mtbench" in line
+    assert "OPENAI_API_KEY" in line and "--judge-base-url" in line
+    assert not (tmp_path / "runs").exists()
+
+
+def test_run_needs_a_model_or_answers(tmp_path, data_dir):
+    line = _one_line_exit_2(run_cli("--results", str(tmp_path), "run", "mtbench", env=cli_env(data_dir)))
+    assert "--model" in line
 
 
 def test_version_and_help_are_light():

@@ -22,8 +22,9 @@ each: ``--rate-429 P``, ``--rate-500 P``, ``--rate-timeout P`` (wait ``--hang-s`
 go on meanwhile), ``--rate-unparsable P`` (a paid 200 whose text holds no verdict). ``--latency-ms`` delays
 every answer.
 
-``GET /stats`` counts requests, served (paid) completions, faults by kind, unparsable replies, distinct and
-duplicate paid requests (how tests prove a resumed run paid for nothing twice) and tokens; ``POST
+``GET /stats`` counts requests, served (paid) completions, faults by kind, unparsable replies, requests
+abandoned by a client that hung up during the latency (not served, not billed), distinct and duplicate
+paid requests (how tests prove a resumed run paid for nothing twice) and tokens; ``POST
 /stats/reset`` or ``DELETE /stats`` zeroes them. ``GET /models`` lists one model.
 
 Run it with ``python -m starling_eval.testing.server --port 0 --port-file PATH``. It listens on loopback only.
@@ -113,6 +114,7 @@ class Behaviour:
             self.faults = 0
             self.faults_by_kind = dict.fromkeys(FAULT_KINDS, 0)
             self.unparsable = 0
+            self.abandoned = 0
             self.prompt_tokens = 0
             self.completion_tokens = 0
             self._paid: set[str] = set()
@@ -123,7 +125,7 @@ class Behaviour:
         with self.lock:
             return {
                 "requests": self.requests, "served": self.served, "faults": self.faults,
-                "faults_by_kind": dict(self.faults_by_kind), "unparsable": self.unparsable,
+                "faults_by_kind": dict(self.faults_by_kind), "unparsable": self.unparsable, "abandoned": self.abandoned,
                 "distinct_served": len(self._paid), "duplicate_served": self.served - len(self._paid),
                 "prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens,
             }
@@ -369,8 +371,13 @@ def make_handler(behaviour: Behaviour) -> type[BaseHTTPRequestHandler]:
                 self._send(*_bad_request("the body must be a JSON object"))
                 return
             n, fault = behaviour.begin_request()
-            if behaviour.latency_s:
-                time.sleep(behaviour.latency_s)
+            if behaviour.latency_s and not _wait_unless_client_leaves(self.connection, behaviour.latency_s):
+                # the client died or gave up while "the model was thinking": nothing is delivered or billed,
+                # so a resumed run that asks again is not paying twice for a judgment it ever received
+                with behaviour.lock:
+                    behaviour.abandoned += 1
+                self.close_connection = True
+                return
             if fault == "429":
                 self._send(429, {"error": {"message": "rate limited (injected)", "type": "rate_limit_error"}},
                            {"Retry-After": f"{behaviour.retry_after_s:g}"})
@@ -390,6 +397,14 @@ def make_handler(behaviour: Behaviour) -> type[BaseHTTPRequestHandler]:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 256  # the default 5 resets connections when many clients connect at once
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that died mid-request (the kill tests do it on purpose) is not a server error."""
+        import sys
+
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
 
 def serve(host: str = "127.0.0.1", port: int = 0, behaviour: Behaviour | None = None) -> ThreadingHTTPServer:

@@ -248,7 +248,7 @@ def test_duplicates_tokens_and_reset(local):
     assert (stats["requests"], stats["served"], stats["distinct_served"], stats["duplicate_served"]) == (3, 3, 2, 1)
     assert (stats["prompt_tokens"], stats["completion_tokens"]) == (6, 6)
     zero = {"requests": 0, "served": 0, "faults": 0, "faults_by_kind": {"429": 0, "500": 0, "timeout": 0},
-            "unparsable": 0, "distinct_served": 0, "duplicate_served": 0, "prompt_tokens": 0, "completion_tokens": 0}
+            "unparsable": 0, "abandoned": 0, "distinct_served": 0, "duplicate_served": 0, "prompt_tokens": 0, "completion_tokens": 0}
     assert http(f"{base_url}/stats/reset", "POST") == zero == behaviour.stats()
     ask(client, "same question")
     assert behaviour.stats()["duplicate_served"] == 0  # the reset forgot what was paid
@@ -261,3 +261,22 @@ def test_cli_stats_reset(server_factory):
     assert server.stats()["served"] == 1
     http(f"{server.base_url}/stats/reset", "POST")
     assert server.stats()["served"] == 0
+
+
+def test_a_client_that_hangs_up_during_the_latency_is_not_billed():
+    import socket
+
+    behaviour = Behaviour(latency_ms=300, reply="[[5]]")
+    server = serve(behaviour=behaviour)
+    try:
+        body = json.dumps({"model": "m", "messages": [{"role": "user", "content": "hi"}]}).encode()
+        sock = socket.create_connection(("127.0.0.1", server.server_address[1]))
+        sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+        time.sleep(0.05)
+        sock.close()  # like a kill -9 of the client mid-call
+        time.sleep(0.4)
+        stats = behaviour.stats()
+        assert (stats["requests"], stats["served"], stats["abandoned"]) == (1, 0, 1)
+    finally:
+        server.shutdown()
