@@ -417,10 +417,12 @@ def _report_evaluation(result: Any, as_json: bool) -> None:
             f"{usage['paid_now']['completion_tokens']} tokens"
             + (f" ≈ ${cost:.4f}" if cost is not None else f" ({usage['price']['source']})")
             + f"; {manifest['timings']['total_s']:.1f} s", highlight=False)
+        from rich.markup import escape
+
         err = _console(stderr=True)
-        for failure in failures[:10]:
-            err.print(f"[red]failed[/red] {failure.get('model')} question {failure.get('question_id')} turn "
-                      f"{failure.get('turn')}: {failure.get('reason')}", highlight=False)
+        for failure in failures[:10]:  # reasons quote judge text such as [[rating]]: not markup
+            err.print(f"[red]failed[/red] {escape(str(failure.get('model')))} question {failure.get('question_id')} "
+                      f"turn {failure.get('turn')}: {escape(str(failure.get('reason')))}", highlight=False)
     if scores.get("n_failed"):
         click.echo(f"{scores['n_failed']} judgment(s) failed and are left out of the means (listed in "
                    f"{result.run.path / 'scores.json'}); `--retry-failed` asks them again", err=True)
