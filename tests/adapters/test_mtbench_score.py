@@ -1,6 +1,5 @@
 """Scores equal FastChat's show_result.py on the same judgments; failures are counted, not hidden."""
 
-import argparse
 import json
 import random
 
@@ -9,6 +8,7 @@ import pytest
 from starling_eval.adapters.mtbench import MTBench
 from starling_eval.data import DataDir
 from tests.conftest import cli_env, run_cli
+from tests.fastchat_reference import fastchat_tables
 
 GOLDEN = "mt_bench/model_judgment/gpt-4_single.5models_scores_only.reconstructed.jsonl"
 # FastChat README (MT-Bench leaderboard, 2023-06) and LMSYS blog 2023-06-22 Table 2, as printed
@@ -33,19 +33,6 @@ def test_rescoring_published_judgments_gives_the_leaderboard_to_every_digit(data
     assert rows[0]["categories"]["math"] == pytest.approx(6.8)
 
 
-def _fastchat(function, **args):
-    """Call FastChat's own show_result function, capturing the tables it prints."""
-    from fastchat.llm_judge import show_result
-
-    printed = []
-    show_result.print = lambda *a, **k: printed.append(a[0] if a else None)
-    try:
-        getattr(show_result, function)(argparse.Namespace(bench_name="mt_bench", model_list=None, **args))
-    finally:
-        del show_result.print
-    return [p for p in printed if hasattr(p, "columns")]
-
-
 def test_single_with_failures_matches_fastchat_and_counts_them(tmp_path, data_dir):
     rows = [json.loads(line) for line in open(data_dir / GOLDEN)]
     rng = random.Random(5)
@@ -53,7 +40,7 @@ def test_single_with_failures_matches_fastchat_and_counts_them(tmp_path, data_di
         row["score"] = -1  # what FastChat writes when a verdict does not parse
     path = tmp_path / "gpt-4_single.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    turn1, turn2, overall = _fastchat("display_result_single", input_file=str(path))
+    turn1, turn2, overall = fastchat_tables("display_result_single", input_file=str(path))
     ours = MTBench().score_judgment_files([path], DataDir(data_dir), baseline=None)
     assert ours["n_failed"] == 40 == sum(m["n_failed"] for m in ours["models"])
     for m in ours["models"]:
@@ -81,9 +68,9 @@ def _pair_file(tmp_path, models, baseline=None, seed=0):
 
 
 @pytest.mark.parametrize("baseline", ["gpt-3.5-turbo", None])
-def test_pairwise_matches_fastchat(tmp_path, baseline):
+def test_pairwise_matchesfastchat_tables(tmp_path, baseline):
     path = _pair_file(tmp_path, ["alpaca-13b", "vicuna-13b-v1.3", "llama-13b"], baseline)
-    (table,) = _fastchat("display_result_pairwise", input_file=str(path), baseline_model=baseline)
+    (table,) = fastchat_tables("display_result_pairwise", input_file=str(path), baseline_model=baseline)
     ours = MTBench().score_judgment_files([path], None, baseline=baseline)
     assert ours["mode"] == ("pairwise-baseline" if baseline else "pairwise-all")
     assert {m["model"] for m in ours["models"]} == set(table.index)

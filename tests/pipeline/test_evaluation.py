@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import cli_env, run_cli
+from tests.fastchat_reference import fastchat_tables
 
 SECRET = "sk-test-never-write-me-1234567890"
 
@@ -27,18 +27,6 @@ def _answers(data_dir: Path, model: str) -> str:
     return str(data_dir / "mt_bench" / "model_answer" / f"{model}.jsonl")
 
 
-def _fastchat(function: str, **args):
-    from fastchat.llm_judge import show_result
-
-    printed = []
-    show_result.print = lambda *a, **k: printed.append(a[0] if a else None)
-    try:
-        getattr(show_result, function)(argparse.Namespace(bench_name="mt_bench", model_list=None, **args))
-    finally:
-        del show_result.print
-    return [p for p in printed if hasattr(p, "columns")]
-
-
 def test_generate_judge_score_on_a_tiny_model(tmp_path, data_dir, tiny_model, server_factory):
     server = server_factory("--random-verdicts", "single", "--seed", "3")
     args = ("--model", str(tiny_model), "--limit", "3", "--max-new-tokens", "8", "--judge-base-url", server.base_url)
@@ -53,7 +41,7 @@ def test_generate_judge_score_on_a_tiny_model(tmp_path, data_dir, tiny_model, se
     assert [(j["question_id"], j["turn"]) for j in judgments] == [(q, t) for q in (81, 82, 83) for t in (1, 2)]
     assert all(j["verdict"] == int(j["judgment"].rsplit("[[", 1)[1].split("]]")[0]) for j in judgments)
     # FastChat's own show_result reads our judgment file and gets our numbers
-    *_, overall = _fastchat("display_result_single", input_file=str(run / "model_judgment" / "gpt-4_single.jsonl"))
+    *_, overall = fastchat_tables("display_result_single", input_file=str(run / "model_judgment" / "gpt-4_single.jsonl"))
     assert overall.loc[tiny_model.name, "score"] == pytest.approx(row["overall"], abs=1e-12)
     scores = json.loads((run / "scores.json").read_text())
     assert scores["models"][0]["overall"] == row["overall"] and scores["judge"]["model"] == "gpt-4"
@@ -99,7 +87,7 @@ def test_pairwise_against_the_baseline_from_answer_files(tmp_path, data_dir, ser
     assert row["model"] == "alpaca-13b" and row["win"] + row["loss"] + row["tie"] == row["n_valid"] == 20
     assert server.stats()["served"] == 40  # both orders of every match
     assert 0 <= row["position_consistency"] <= 1
-    (table,) = _fastchat("display_result_pairwise", input_file=str(Path(out["path"]) / "model_judgment" / "gpt-4_pair.jsonl"),
+    (table,) = fastchat_tables("display_result_pairwise", input_file=str(Path(out["path"]) / "model_judgment" / "gpt-4_pair.jsonl"),
                          baseline_model="gpt-3.5-turbo")
     assert table.loc["alpaca-13b", "win_rate_adjusted"] == pytest.approx(row["win_rate_adjusted"], abs=1e-12)
 
