@@ -6,12 +6,14 @@ model's own earlier answers) and per-item sampling defaults such as MT-Bench's p
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any, Protocol
 
 from pydantic import BaseModel, Field
 
 from starling_eval.data import DataDir
+from starling_eval.spec import JudgeRequest, JudgeSpec
 
 
 class Sample(BaseModel):
@@ -34,4 +36,35 @@ class Benchmark(Protocol):
 
     def export_answers(self, samples: Sequence[Sample], answers: dict[str, list[str]], model_id: str) -> dict[str, list[dict]]:
         """Answer files in the upstream tool's own format: {relative file name: rows}."""
+        ...
+
+
+class JudgedBenchmark(Benchmark, Protocol):
+    """A benchmark whose answers a judge grades (MT-Bench, AlpacaEval). The adapter only describes: it
+    builds the requests and turns the stored judgment rows into scores; the pipeline sends and stores."""
+
+    def judge_data_files(self, judge: JudgeSpec) -> list[str]:
+        """Data-dir files judging reads (prompts, references, baselines), checked before generating."""
+        ...
+
+    def read_answers(self, path: Path) -> dict[str, list[str]]:
+        """An upstream-format answer file: {item id: turns}."""
+        ...
+
+    def judge_requests(
+        self, data: DataDir, samples: Sequence[Sample], answers: Mapping[str, Mapping[str, Sequence[str]]],
+        judge: JudgeSpec,
+    ) -> tuple[list[JudgeRequest], list[dict[str, Any]]]:
+        """Every judge call for these answers ({model: {item id: turns}}), and a failure row for each
+        match that cannot be judged (an answer is missing)."""
+        ...
+
+    def score(self, rows: Sequence[Mapping[str, Any]], judge: JudgeSpec, *, seed: int = 0) -> dict[str, Any]:
+        """Scores from judgment rows: ``models`` (the table), ``failures``, ``n_failed``, ``items``."""
+        ...
+
+    def export_judgments(
+        self, rows: Sequence[Mapping[str, Any]], requests: Mapping[str, JudgeRequest], judge: JudgeSpec
+    ) -> dict[str, list[dict]]:
+        """Judgments in the upstream tool's own format: {relative file name: rows}."""
         ...
