@@ -40,13 +40,24 @@ lint: install
 bench: install
 	$(BIN)/python benchmarks/bench_startup.py
 	$(BIN)/python benchmarks/bench_generation_throughput.py
+	$(BIN)/python benchmarks/bench_judge_throughput.py
+	$(BIN)/python benchmarks/bench_warm_rerun.py
 
-# The main job on a fresh machine: answers to 5 MT-Bench questions from a tiny local model, then the same
-# command again (every answer comes from the cache).
+# The main job on a fresh machine: MT-Bench end to end (generate → judge → score) on 5 questions with a tiny
+# local model, judged by the local test judge (seeded random verdicts, no API key), then the same command
+# again: every answer and judgment comes from the cache.
+DEMO_JUDGE_PORT ?= 18011
+DEMO_RUN = $(BIN)/starling-eval run mtbench --model results/tiny-llama --limit 5 --max-new-tokens 32 \
+	--judge-base-url http://127.0.0.1:$(DEMO_JUDGE_PORT)/v1
 demo: install
 	$(BIN)/python -m starling_eval.testing.tiny_model results/tiny-llama >/dev/null
-	$(BIN)/starling-eval generate mtbench --model results/tiny-llama --limit 5 --max-new-tokens 32
-	$(BIN)/starling-eval generate mtbench --model results/tiny-llama --limit 5 --max-new-tokens 32 --json
+	@rm -f results/.judge-port; \
+	$(BIN)/python -m starling_eval.testing.server --port $(DEMO_JUDGE_PORT) --port-file results/.judge-port \
+	  --random-verdicts single --seed 1 & judge=$$!; \
+	for i in $$(seq 100); do test -s results/.judge-port && break; sleep 0.1; done; \
+	$(DEMO_RUN) && $(DEMO_RUN) --json | $(BIN)/python -c "import json, sys; out = json.load(sys.stdin); \
+	print('second run:', out['judging']['counts']['called'], 'judge calls,', out['generation']['generated'], 'generations')"; \
+	status=$$?; kill $$judge; rm -f results/.judge-port; exit $$status
 
 clean:
-	rm -rf $(VENV) $(VLLM_VENV) results/runs results/cache.sqlite* results/index.sqlite* results/tiny-llama
+	rm -rf $(VENV) $(VLLM_VENV) results/runs results/cache.sqlite* results/index.sqlite* results/tiny-llama results/.judge-port
