@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections import Counter
+from collections import Counter, deque
 from typing import Any
 
 from starling_eval.backends.base import BackendError
@@ -23,7 +23,10 @@ from starling_eval.spec import JudgeRequest, JudgeSpec
 
 
 class AdaptiveLimit:
-    """At most ``limit`` holders at once; :meth:`throttled` halves the limit, :meth:`succeeded` regrows it."""
+    """At most ``limit`` holders at once; :meth:`throttled` halves the limit, :meth:`succeeded` regrows it.
+
+    A semaphore whose size moves. Entering is a counter check when a slot is free (the common case costs
+    no lock and no task switch); otherwise the caller queues a future that a releasing holder grants."""
 
     def __init__(self, maximum: int, cooldown_s: float = 1.0):
         self.maximum = max(1, maximum)
@@ -33,25 +36,35 @@ class AdaptiveLimit:
         self._cooldown_s = cooldown_s
         self._last_cut = float("-inf")
         self._successes = 0
-        self._cond: asyncio.Condition | None = None
-
-    def _condition(self) -> asyncio.Condition:
-        if self._cond is None:  # made inside the running loop
-            self._cond = asyncio.Condition()
-        return self._cond
+        self._waiters: deque[asyncio.Future[None]] = deque()
 
     async def __aenter__(self) -> AdaptiveLimit:
-        cond = self._condition()
-        async with cond:
-            await cond.wait_for(lambda: self.in_flight < self.limit)
+        if self.in_flight < self.limit and not self._waiters:
             self.in_flight += 1
+            return self
+        granted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(granted)
+        try:
+            await granted  # the slot is counted by whoever granted it
+        except asyncio.CancelledError:
+            if granted.done() and not granted.cancelled():
+                self._release()  # granted just as we were cancelled: hand the slot on
+            raise
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        cond = self._condition()
-        async with cond:
-            self.in_flight -= 1
-            cond.notify(max(1, self.limit - self.in_flight))
+        self._release()
+
+    def _release(self) -> None:
+        self.in_flight -= 1
+        self._grant()
+
+    def _grant(self) -> None:
+        while self._waiters and self.in_flight < self.limit:
+            waiter = self._waiters.popleft()
+            if not waiter.done():  # skip callers cancelled while queued
+                self.in_flight += 1
+                waiter.set_result(None)
 
     def throttled(self) -> None:
         now = time.monotonic()
@@ -68,6 +81,7 @@ class AdaptiveLimit:
         if self._successes >= self.limit:
             self.limit += 1
             self._successes = 0
+            self._grant()
 
 
 def check_api_key(spec: JudgeSpec) -> None:

@@ -163,11 +163,26 @@ async def judge_all(
 
     tally.shared = len(todo) - len(groups)
     client = connect()
-    pending = {asyncio.ensure_future(one(key)) for key in groups}
+    # Each finished call lands in `finished` by its done-callback; the loop wakes once per batch. (asyncio.wait
+    # over thousands of pending tasks re-registers callbacks on all of them at every wake: quadratic.)
+    finished: list[asyncio.Task] = []
+    ready = asyncio.Event()
+
+    def land(task: asyncio.Task) -> None:
+        finished.append(task)
+        ready.set()
+
+    tasks = [asyncio.ensure_future(one(key)) for key in groups]
+    for task in tasks:
+        task.add_done_callback(land)
+    remaining = len(tasks)
     try:
-        while pending:
-            finished, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-            results = [task.result() for task in finished]
+        while remaining:
+            await ready.wait()
+            ready.clear()
+            batch_tasks, finished[:] = list(finished), []
+            remaining -= len(batch_tasks)
+            results = [task.result() for task in batch_tasks]
             cache.put_many("judgment", {key: reply for key, reply, _ in results if reply is not None})  # stored first
             batch: list[JudgeOutcome] = []
             for key, reply, error in results:
@@ -178,7 +193,7 @@ async def judge_all(
                 batch += outcomes_for(key, reply, error)
             report(batch)
     finally:
-        for task in pending:
+        for task in tasks:
             task.cancel()
         tally.retries = dict(getattr(client, "retries", {}))
         if hasattr(client, "aclose"):

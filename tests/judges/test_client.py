@@ -80,3 +80,19 @@ def test_adaptive_limit_bounds_concurrency():
 
     asyncio.run(main())
     assert peak == 3 and limit.in_flight == 0
+
+
+def test_a_caller_cancelled_while_queued_gives_no_slot_away():
+    limit = AdaptiveLimit(1)
+
+    async def main():
+        async with limit:
+            waiter = asyncio.ensure_future(limit.__aenter__())
+            await asyncio.sleep(0)
+            waiter.cancel()
+            await asyncio.sleep(0)
+        assert limit.in_flight == 0
+        async with limit:
+            assert limit.in_flight == 1
+
+    asyncio.run(main())
