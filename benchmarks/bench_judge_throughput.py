@@ -41,7 +41,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import subprocess
 import sys
 import tempfile
 import time
@@ -59,7 +58,7 @@ from starling_eval.judges.client import JudgeClient, judge_identity
 from starling_eval.judges.runner import judge_all
 from starling_eval.spec import JudgeRequest, JudgeSpec, Message
 from starling_eval.store.cache import CallCache
-from starling_eval.testing.server import Behaviour, serve
+from starling_eval.testing.server import Behaviour, serve, server_process
 
 REPLY = "Rating: [[7]]"
 JUDGE_MODEL = "gpt-4"
@@ -115,20 +114,8 @@ def local_server(placement: str, latency_ms: float) -> Iterator[str]:
             server.shutdown()
             server.server_close()
         return
-    with tempfile.TemporaryDirectory() as tmp:
-        port_file = Path(tmp) / "port"
-        proc = subprocess.Popen([sys.executable, "-m", "starling_eval.testing.server", "--port-file", str(port_file),
-                                 "--latency-ms", str(latency_ms), "--reply", REPLY])
-        try:
-            deadline = time.monotonic() + 30
-            while not port_file.exists():
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("the local server did not start")
-                time.sleep(0.02)
-            yield f"http://127.0.0.1:{port_file.read_text().strip()}/v1"
-        finally:
-            proc.terminate()
-            proc.wait(10)
+    with server_process("--latency-ms", str(latency_ms), "--reply", REPLY) as base_url:
+        yield base_url
 
 
 def served(base_url: str) -> tuple[int, int]:

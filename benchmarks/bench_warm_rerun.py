@@ -33,6 +33,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from starling_eval.testing.server import server_process
+
 REPLY = "Rating: [[7]]"
 GOAL_S = 1.0
 ANSWER_MODELS = ("alpaca-13b", "llama-13b")
@@ -41,20 +43,8 @@ ANSWER_MODELS = ("alpaca-13b", "llama-13b")
 @contextmanager
 def judge_server(latency_ms: float) -> Iterator[str]:
     """The local judge in its own process; yields its base url."""
-    with tempfile.TemporaryDirectory() as tmp:
-        port_file = Path(tmp) / "port"
-        proc = subprocess.Popen([sys.executable, "-m", "starling_eval.testing.server", "--port-file", str(port_file),
-                                 "--latency-ms", str(latency_ms), "--reply", REPLY])
-        try:
-            deadline = time.monotonic() + 30
-            while not port_file.exists():
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("the local judge server did not start")
-                time.sleep(0.02)
-            yield f"http://127.0.0.1:{port_file.read_text().strip()}/v1"
-        finally:
-            proc.terminate()
-            proc.wait(10)
+    with server_process("--latency-ms", str(latency_ms), "--reply", REPLY) as base_url:
+        yield base_url
 
 
 def served(base_url: str) -> int:

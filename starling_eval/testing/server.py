@@ -43,7 +43,8 @@ import select
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -413,6 +414,31 @@ def serve(host: str = "127.0.0.1", port: int = 0, behaviour: Behaviour | None = 
     # A short poll interval only makes ``server.shutdown()`` return sooner (the default waits up to 0.5 s).
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     return server
+
+
+
+@contextmanager
+def server_process(*args: str, start_timeout_s: float = 30.0) -> Iterator[str]:
+    """The server in its own process (its threads then share no GIL with the caller), started with the CLI
+    ``args``; yields its base URL and stops it on exit."""
+    import subprocess
+    import sys
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        port_file = Path(tmp) / "port"
+        proc = subprocess.Popen([sys.executable, "-m", "starling_eval.testing.server", "--port-file", str(port_file),
+                                 *args])
+        try:
+            deadline = time.monotonic() + start_timeout_s
+            while not port_file.exists():
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("the local server did not start")
+                time.sleep(0.02)
+            yield f"http://127.0.0.1:{port_file.read_text().strip()}/v1"
+        finally:
+            proc.terminate()
+            proc.wait(10)
 
 
 def load_reply_fn(spec: str) -> Callable[[list[dict]], str]:
