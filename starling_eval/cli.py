@@ -433,8 +433,9 @@ def _report_evaluation(result: Any, as_json: bool) -> None:
 
 @main.command()
 @click.argument("benchmark")
-@click.option("--judgments", "judgment_files", multiple=True, required=True,
-              type=click.Path(dir_okay=False, path_type=Path), help="FastChat model_judgment JSONL (repeatable).")
+@click.option("--judgments", "--annotations", "judgment_files", multiple=True, required=True,
+              type=click.Path(dir_okay=False, path_type=Path),
+              help="mtbench: FastChat model_judgment JSONL; alpacaeval: alpaca_eval annotations.json (repeatable).")
 @click.option("--baseline", default=None,
               help="Pairwise files: score against this baseline [default: the model in every match, if any].")
 @click.option("--data-dir", default=None, type=click.Path(file_okay=False),
@@ -444,7 +445,7 @@ def _report_evaluation(result: Any, as_json: bool) -> None:
 @_input_errors
 def score(benchmark: str, judgment_files: tuple[Path, ...], baseline: str | None, data_dir: str | None, seed: int,
           as_json: bool) -> None:
-    """Re-score published or external judgments of BENCHMARK (FastChat model_judgment files) without calling anything."""
+    """Re-score published or external judgments of BENCHMARK without calling anything."""
     from starling_eval.data import DataDir
     from starling_eval.registry import benchmark as get_benchmark
 
@@ -456,15 +457,16 @@ def score(benchmark: str, judgment_files: tuple[Path, ...], baseline: str | None
                                         baseline=baseline, seed=seed)
     if as_json:
         _emit_json(scores["models"])
-        return
-    from starling_eval.report.tables import score_tables
+    else:
+        from starling_eval.report.tables import score_tables
 
-    console = _console()
-    for table in score_tables(scores, f"{benchmark} · {', '.join(p.name for p in judgment_files)}"):
-        console.print(table)
+        for table in score_tables(scores, f"{benchmark} · {', '.join(p.name for p in judgment_files)}"):
+            _console().print(table)
     if scores.get("n_failed"):
-        click.echo(f"{scores['n_failed']} judgment(s) failed (FastChat drops them silently) and are left out of the means",
-                   err=True)
+        click.echo(f"{scores['n_failed']} judgment(s) failed (the reference tools drop them silently) and are left out "
+                   "of the means", err=True)
+    if scores.get("lc_unavailable"):
+        click.echo(scores["lc_unavailable"], err=True)
 
 
 @main.command()
@@ -593,19 +595,22 @@ def where(ctx: click.Context, as_json: bool) -> None:
 @_input_errors
 def verify(ctx: click.Context, paths: tuple[str, ...], as_json: bool) -> None:
     """Check sha256 of data files (PATHS: files or folders like mt_bench; default all). Exit 1 if any is bad."""
-    from starling_eval.data import select
+    from starling_eval.data import manifest, select
 
     data_dir = _data_dir(ctx)
     status = data_dir.status(select(paths))
-    bad = [(p, s) for p, s in status if s != "ok"]
+    bad = [(p, s) for p, s in status if s not in ("ok", "optional-missing")]
+    optional = [p for p, s in status if s == "optional-missing"]
     if as_json:
         _emit_json({"data_dir": str(data_dir.root), "files": [{"path": p, "status": s} for p, s in status]})
     else:
         for p, s in bad:
             click.echo(f"{s:8} {p}")
-        ok = len(status) - len(bad)
-        click.echo(f"{ok} ok, {sum(s == 'missing' for _, s in bad)} missing, {sum(s == 'corrupt' for _, s in bad)} corrupt "
-                   f"in {data_dir.root}")
+        for p in optional:
+            click.echo(f"absent   {p} (optional: {manifest()[p].note.split(';')[0]})")
+        ok = len(status) - len(bad) - len(optional)
+        click.echo(f"{ok} ok, {sum(s == 'missing' for _, s in bad)} missing, {sum(s == 'corrupt' for _, s in bad)} corrupt, "
+                   f"{len(optional)} optional absent in {data_dir.root}")
     if bad:
         sys.exit(EXIT_CHECK_FAILED)
 

@@ -33,9 +33,10 @@ class DataError(Exception):
 class DataFile:
     path: str
     sha256: str
-    size: int
+    size: int | None  # None where upstream's size could not be checked here
     url: str | None
     note: str | None = None
+    optional: bool = False  # needed only by one feature (which says so when it is absent), not by a benchmark
 
 
 @cache
@@ -121,12 +122,12 @@ class DataDir:
     # -- verify / pull -------------------------------------------------------------------------
 
     def status(self, paths: Iterable[str]) -> list[tuple[str, str]]:
-        """(path, 'ok' | 'missing' | 'corrupt') for each path."""
+        """(path, 'ok' | 'missing' | 'optional-missing' | 'corrupt') for each path."""
         out = []
         for rel in paths:
             local = self.path(rel)
             if not local.is_file():
-                out.append((rel, "missing"))
+                out.append((rel, "optional-missing" if manifest()[rel].optional else "missing"))
             elif sha256_file(local) != manifest()[rel].sha256:
                 out.append((rel, "corrupt"))
             else:

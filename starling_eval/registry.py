@@ -11,6 +11,7 @@ from typing import Any
 
 BENCHMARKS: dict[str, str] = {
     "mtbench": "starling_eval.adapters.mtbench:MTBench",
+    "alpacaeval": "starling_eval.adapters.alpacaeval:AlpacaEval",
 }
 BACKENDS: dict[str, str] = {
     "hf": "starling_eval.backends.hf:HFChatModel",

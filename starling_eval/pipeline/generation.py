@@ -20,7 +20,7 @@ from starling_eval.pipeline.common import Progress, open_run, prepare, results_p
 from starling_eval.registry import backend_class
 from starling_eval.spec import Chat, Completion, Message, ModelSpec, RunSpec, Sampling, canonical_json, sha256_text
 from starling_eval.store.cache import CallCache, call_key
-from starling_eval.store.files import append_jsonl, repair_jsonl, write_jsonl_atomic
+from starling_eval.store.files import append_jsonl, repair_jsonl, write_json_atomic, write_jsonl_atomic
 from starling_eval.store.runs import GENERATIONS, STATUS_COMPLETE, STATUS_INCOMPLETE, RunFolder
 
 
@@ -138,7 +138,10 @@ def generate_into(
         if owns_model:
             model.close()
     for rel, rows in bench.export_answers(samples, answers, spec.model.label).items():
-        write_jsonl_atomic(run.path / rel, rows)
+        if rel.endswith(".json"):
+            write_json_atomic(run.path / rel, rows)
+        else:
+            write_jsonl_atomic(run.path / rel, rows)
     return Generated(answers, counts, failures, usage, {"backend_init_s": round(load_s, 3), "generate_s": round(gen_s, 3)})
 
 

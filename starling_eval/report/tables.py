@@ -23,6 +23,8 @@ def score_tables(scores: dict[str, Any], title: str) -> list[Any]:
     from rich.table import Table
 
     models = scores.get("models", [])
+    if scores.get("mode") == "alpacaeval":
+        return [_alpacaeval_table(models, title)]
     if scores.get("mode") == "single":
         table = Table(title=title)
         for col in ("model", "turn 1", "turn 2", "overall", "95% CI", "valid", "failed"):
@@ -52,3 +54,17 @@ def score_tables(scores: dict[str, Any], title: str) -> list[Any]:
                       _ci((m.get("ci95") or {}).get("win_rate_adjusted")), _num(m["position_consistency"], 3),
                       str(m["n_failed"]))
     return [table]
+
+
+def _alpacaeval_table(models: list[dict[str, Any]], title: str) -> Any:
+    from rich.table import Table
+
+    table = Table(title=title)
+    for col in ("model", "LC win rate", "win rate", "std err", "wins", "base wins", "draws", "total", "discrete",
+                "avg length", "failed"):
+        table.add_column(col, justify="left" if col == "model" else "right")
+    for m in models:
+        table.add_row(m["model"], _num(m["length_controlled_winrate"], 2), _num(m["win_rate"], 2),
+                      _num(m["standard_error"], 2), str(m["n_wins"]), str(m["n_wins_base"]), str(m["n_draws"]),
+                      str(m["n_total"]), _num(m["discrete_win_rate"], 2), str(m["avg_length"]), str(m["n_failed"]))
+    return table
