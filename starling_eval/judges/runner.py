@@ -75,7 +75,8 @@ class JudgeTally:
         return dict(self.__dict__)
 
 
-def _key(identity: Mapping[str, Any], request: JudgeRequest, attempt: int) -> str:
+def judge_key(identity: Mapping[str, Any], request: JudgeRequest, attempt: int = 0) -> str:
+    """The cache key of one attempt at a judge request (attempt 0 has no attempt field, so keys stay stable)."""
     params = request.cache_params()
     if attempt:
         params = {**params, "attempt": attempt}
@@ -119,19 +120,20 @@ async def judge_all(
             progress(done, tally.requested)
 
     # 1. the cache: the newest answered attempt of each request
-    candidates = {r.id: [_key(identity, r, a) for a in range(attempts.get(r.id, 0) + 2)] for r in requests}
+    candidates = {r.id: [judge_key(identity, r, a) for a in range(attempts.get(r.id, 0) + 2)] for r in requests}
     hits = cache.get_many(k for keys in candidates.values() for k in keys)
     reused: list[JudgeOutcome] = []
-    todo: list[tuple[JudgeRequest, int]] = []
+    todo: list[tuple[JudgeRequest, int, str]] = []  # request, attempt, its cache key
     for request in requests:
         keys = candidates[request.id]
         newest = max((a for a, k in enumerate(keys) if k in hits), default=None)
         if newest is None:
-            todo.append((request, 0))
+            todo.append((request, 0, keys[0]))
             continue
         outcome = _outcome(request, hits[keys[newest]], cached=True, attempt=newest, key=keys[newest])
         if retry_failed and outcome.failure_kind == UNPARSABLE:
-            todo.append((request, newest + 1))
+            attempt = newest + 1
+            todo.append((request, attempt, keys[attempt] if attempt < len(keys) else judge_key(identity, request, attempt)))
             tally.re_asked += 1
         else:
             reused.append(outcome)
@@ -146,8 +148,7 @@ async def judge_all(
         return tally
     groups: dict[str, list[JudgeRequest]] = {}
     first: dict[str, tuple[JudgeRequest, int]] = {}
-    for request, attempt in todo:
-        key = _key(identity, request, attempt)
+    for request, attempt, key in todo:
         groups.setdefault(key, []).append(request)
         first.setdefault(key, (request, attempt))
 

@@ -16,12 +16,11 @@ from typing import Any
 
 from starling_eval.judges.client import JudgeClient, check_api_key, judge_identity
 from starling_eval.judges.pricing import price_for
-from starling_eval.judges.runner import JudgeOutcome, JudgeTally, judge_all, newest_attempts
+from starling_eval.judges.runner import JudgeOutcome, JudgeTally, judge_all, judge_key, newest_attempts
 from starling_eval.pipeline.common import Prepared, Progress, now_iso, open_run, prepare, results_paths
 from starling_eval.pipeline.generation import Generated, generate_into, pending_generation
 from starling_eval.registry import backend_class
 from starling_eval.spec import JudgeRequest, RunSpec
-from starling_eval.store.cache import call_key
 from starling_eval.store.files import append_jsonl, read_jsonl, repair_jsonl, write_json_atomic, write_jsonl_atomic
 from starling_eval.store.runs import JUDGMENTS, SCORES, STATUS_COMPLETE, STATUS_INCOMPLETE, RunFolder
 
@@ -201,7 +200,7 @@ def plan(spec: RunSpec, results_root: Path) -> dict[str, Any]:
             answers = {spec.label: mine}
         requests, missing = prep.bench.judge_requests(prep.data, prep.samples, answers, spec.judge)
         identity = judge_identity(spec.judge)
-        keys = {r.id: call_key(identity, r.cache_request(), r.cache_params()) for r in requests}
+        keys = {r.id: judge_key(identity, r) for r in requests}
         hits = cache.get_many(keys.values())
     finally:
         cache.close()
