@@ -18,10 +18,16 @@ from starling_eval.judges.client import JudgeClient, check_api_key, judge_identi
 from starling_eval.judges.pricing import price_for
 from starling_eval.judges.runner import JudgeOutcome, JudgeTally, judge_all, judge_key, newest_attempts
 from starling_eval.pipeline.common import Prepared, Progress, now_iso, open_run, prepare, results_paths
-from starling_eval.pipeline.generation import Generated, generate_into, pending_generation
-from starling_eval.registry import backend_class
+from starling_eval.pipeline.generation import Generated, generate_into, pending_generation, resolve_backend
 from starling_eval.spec import JudgeRequest, RunSpec
-from starling_eval.store.files import append_jsonl, read_jsonl, repair_jsonl, write_json_atomic, write_jsonl_atomic
+from starling_eval.store.files import (
+    append_jsonl,
+    read_jsonl,
+    repair_jsonl,
+    write_json_atomic,
+    write_jsonl_atomic,
+    write_rows_atomic,
+)
 from starling_eval.store.runs import JUDGMENTS, SCORES, STATUS_COMPLETE, STATUS_INCOMPLETE, RunFolder
 
 # Typical length of a GPT-4 MT-Bench judgment (explanation + verdict), for --dry-run cost estimates only.
@@ -76,7 +82,7 @@ def evaluate(
     scores = prep.bench.score(rows, spec.judge, seed=spec.seed)
     by_id = {r.id: r for r in requests}
     for rel, file_rows in prep.bench.export_judgments(rows, by_id, spec.judge).items():
-        write_jsonl_atomic(run.path / rel, file_rows)
+        write_rows_atomic(run.path / rel, file_rows)
     judging = _judging_summary(spec, rows, tally, missing)
     failed_for_good = tally.api_failures + (generation.counts["failed"] if generation else 0)
     scores_doc = {"schema_version": spec.schema_version, "run_id": run.run_id, "benchmark": spec.benchmark,
@@ -188,9 +194,9 @@ def plan(spec: RunSpec, results_root: Path) -> dict[str, Any]:
         if spec.answers:
             answers = _answers_from_files(spec, prep)
         else:
-            model = backend_class(spec.model.backend)(spec.model)
+            model, model_identity, _ = resolve_backend(spec.model, cache)
             try:
-                gen_calls, known = pending_generation(spec, prep.bench, prep.samples, model.identity(), cache)
+                gen_calls, known = pending_generation(spec, prep.bench, prep.samples, model_identity, cache)
             finally:
                 model.close()
             # unknown answers are assumed as long as the token budget allows: the estimate is an upper bound

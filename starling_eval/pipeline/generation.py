@@ -20,7 +20,7 @@ from starling_eval.pipeline.common import Progress, open_run, prepare, results_p
 from starling_eval.registry import backend_class
 from starling_eval.spec import Chat, Completion, Message, ModelSpec, RunSpec, Sampling, canonical_json, sha256_text
 from starling_eval.store.cache import CallCache, call_key
-from starling_eval.store.files import append_jsonl, repair_jsonl, write_json_atomic, write_jsonl_atomic
+from starling_eval.store.files import append_jsonl, repair_jsonl, write_jsonl_atomic, write_rows_atomic
 from starling_eval.store.runs import GENERATIONS, STATUS_COMPLETE, STATUS_INCOMPLETE, RunFolder
 
 
@@ -110,16 +110,7 @@ def generate_into(
     repair_jsonl(run.file(GENERATIONS))
     t_load = time.time()
     owns_model = model is None
-    memo_key = identity_memo_key(spec.model) if owns_model else None
-    remembered = cache.get_many([memo_key]).get(memo_key) if memo_key else None
-    if model is None:
-        model = LazyBackend(lambda: backend_class(spec.model.backend)(spec.model))
-    if remembered:  # the backend is only built if some answer is not cached
-        identity, provenance = remembered["identity"], remembered["provenance"]
-    else:
-        identity, provenance = model.identity(), model.provenance()
-        if memo_key:
-            cache.put_many("identity", {memo_key: {"identity": identity, "provenance": provenance}})
+    model, identity, provenance = resolve_backend(spec.model, cache, model)
     load_s = time.time() - t_load
     manifest["model"] = {"label": spec.model.label, **provenance}
     manifest["sampling"] = {
@@ -138,11 +129,23 @@ def generate_into(
         if owns_model:
             model.close()
     for rel, rows in bench.export_answers(samples, answers, spec.model.label).items():
-        if rel.endswith(".json"):
-            write_json_atomic(run.path / rel, rows)
-        else:
-            write_jsonl_atomic(run.path / rel, rows)
+        write_rows_atomic(run.path / rel, rows)
     return Generated(answers, counts, failures, usage, {"backend_init_s": round(load_s, 3), "generate_s": round(gen_s, 3)})
+
+
+def resolve_backend(spec: ModelSpec, cache: CallCache, model: Any = None) -> tuple[Any, dict, dict]:
+    """(backend, cache identity, provenance). Without a ``model`` given, the backend is a LazyBackend and a
+    remembered identity is used, so it is only built if some answer is not cached."""
+    memo_key = identity_memo_key(spec) if model is None else None
+    remembered = cache.get_many([memo_key]).get(memo_key) if memo_key else None
+    if model is None:
+        model = LazyBackend(lambda: backend_class(spec.backend)(spec))
+    if remembered:
+        return model, remembered["identity"], remembered["provenance"]
+    identity, provenance = model.identity(), model.provenance()
+    if memo_key:
+        cache.put_many("identity", {memo_key: {"identity": identity, "provenance": provenance}})
+    return model, identity, provenance
 
 
 class LazyBackend:

@@ -42,6 +42,14 @@ def write_jsonl_atomic(path: Path, rows: Iterable[dict]) -> None:
     _write_atomic(path, lambda fh: fh.writelines(json.dumps(row, ensure_ascii=False, default=str) + "\n" for row in rows))
 
 
+def write_rows_atomic(path: Path, rows: list[dict]) -> None:
+    """Rows in the format the file name asks for: a JSON list for ``.json`` (alpaca_eval's files), else JSONL."""
+    if path.suffix == ".json":
+        write_json_atomic(path, rows)
+    else:
+        write_jsonl_atomic(path, rows)
+
+
 def append_jsonl(path: Path, rows: Iterable[dict]) -> None:
     """Append rows and fsync: once this returns, the rows survive a kill or power loss."""
     text = "".join(json.dumps(row, ensure_ascii=False, default=str) + "\n" for row in rows)
