@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from starling_eval.adapters.mtbench_judge import read_jsonl_rows
+from starling_eval.adapters.mtbench_score import game_winner, group_games
 from starling_eval.data import DataError
 from starling_eval.spec import JudgeRequest
 
@@ -67,7 +68,7 @@ def fastchat_rows(rows: Sequence[Mapping[str, Any]], requests: Mapping[str, Judg
     """Our judgment rows (one per call) → FastChat's (one per single judgment, one per pair of games)."""
     now = time.time()
     out: list[dict[str, Any]] = []
-    games: dict[tuple, dict[int, Mapping[str, Any]]] = {}
+    pair_rows = []
     for row in rows:
         request = requests.get(row["id"])
         if request is None:  # a match that could not be judged (no answer): FastChat has no row for it
@@ -78,14 +79,14 @@ def fastchat_rows(rows: Sequence[Mapping[str, Any]], requests: Mapping[str, Judg
                         "judgment": _judgment_text(row), "score": -1 if row["failure"] else row["verdict"],
                         "turn": row["turn"], "tstamp": now})
         else:
-            games.setdefault((row["model_1"], row["model_2"], row["question_id"], row["turn"]), {})[row["game"]] = row
-    for (m1, m2, qid, turn), pair in games.items():
+            pair_rows.append(row)
+    for (m1, m2, qid, turn), pair in group_games(pair_rows).items():
         g1, g2 = pair.get(1), pair.get(2)
         if g1 is None or g2 is None:
             continue
         out.append({"question_id": qid, "model_1": m1, "model_2": m2,
-                    "g1_winner": _winner(g1, {"A": "model_1", "B": "model_2"}),
-                    "g2_winner": _winner(g2, {"A": "model_2", "B": "model_1"}),
+                    "g1_winner": game_winner(g1, 1),
+                    "g2_winner": game_winner(g2, 2),
                     "judge": [g1["judge_model"], g1["prompt"]],
                     "g1_user_prompt": requests[g1["id"]].messages[-1].content, "g1_judgment": _judgment_text(g1),
                     "g2_user_prompt": requests[g2["id"]].messages[-1].content, "g2_judgment": _judgment_text(g2),
@@ -95,12 +96,6 @@ def fastchat_rows(rows: Sequence[Mapping[str, Any]], requests: Mapping[str, Judg
 
 def _judgment_text(row: Mapping[str, Any]) -> str:
     return row["judgment"] if row.get("judgment") is not None else FASTCHAT_API_ERROR
-
-
-def _winner(row: Mapping[str, Any], mapping: Mapping[str, str]) -> str:
-    if row.get("failure") or row.get("verdict") is None:
-        return "error"
-    return mapping.get(row["verdict"], row["verdict"])
 
 
 def judgment_file_name(judge_model: str, mode: str) -> str:

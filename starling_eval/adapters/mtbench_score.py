@@ -75,22 +75,32 @@ def score_single(rows: Iterable[Mapping[str, Any]], *, seed: int = 0) -> dict[st
     }
 
 
-def pair_matches(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Per-game judgment rows (verdict A/B/tie, game 1 or 2) → FastChat match rows with g1/g2 winners."""
+# which model a game's "A"/"B" verdict names: game 2 shows the answers swapped (FastChat's g1_map, g2_map)
+GAME_WINNER = {1: {"A": "model_1", "B": "model_2"}, 2: {"A": "model_2", "B": "model_1"}}
+
+
+def group_games(rows: Iterable[Mapping[str, Any]]) -> dict[tuple, dict[int, Mapping[str, Any]]]:
+    """Per-game judgment rows → {(model_1, model_2, question_id, turn): {game: row}}."""
     games: dict[tuple, dict[int, Mapping[str, Any]]] = defaultdict(dict)
     for row in rows:
-        key = (row["model_1"], row["model_2"], row["question_id"], row["turn"])
-        games[key][int(row["game"])] = row
+        games[(row["model_1"], row["model_2"], row["question_id"], row["turn"])][int(row["game"])] = row
+    return games
+
+
+def game_winner(row: Mapping[str, Any] | None, game: int) -> str:
+    """A game's winner in FastChat's vocabulary: model_1, model_2, tie, or error (failed or not judged)."""
+    if row is None or row.get("failure") is not None or row.get("verdict") is None:
+        return ERROR
+    return GAME_WINNER[game].get(row["verdict"], row["verdict"])
+
+
+def pair_matches(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Per-game judgment rows (verdict A/B/tie, game 1 or 2) → FastChat match rows with g1/g2 winners."""
     matches = []
-    for (m1, m2, qid, turn), pair in games.items():
-        winners, reasons = [], []
-        for game, swap in ((1, {"A": "model_1", "B": "model_2"}), (2, {"A": "model_2", "B": "model_1"})):
-            row = pair.get(game)
-            if row is None or row.get("failure") is not None or row.get("verdict") is None:
-                winners.append(ERROR)
-                reasons.append(f"game {game}: {(row or {}).get('failure') or 'not judged'}")
-            else:
-                winners.append(swap.get(row["verdict"], row["verdict"]))
+    for (m1, m2, qid, turn), pair in group_games(rows).items():
+        winners = [game_winner(pair.get(game), game) for game in (1, 2)]
+        reasons = [f"game {game}: {(pair.get(game) or {}).get('failure') or 'not judged'}"
+                   for game, winner in zip((1, 2), winners, strict=True) if winner == ERROR]
         category = next((r.get("category") for r in pair.values()), None)
         matches.append({"model_1": m1, "model_2": m2, "question_id": qid, "turn": turn, "category": category,
                         "g1_winner": winners[0], "g2_winner": winners[1], "failure": "; ".join(reasons) or None})
