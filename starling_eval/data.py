@@ -14,10 +14,11 @@ import os
 import tempfile
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 ENV_DATA = "STARLING_EVAL_DATA"
 ENV_MIRROR = "STARLING_EVAL_DATA_MIRROR"
@@ -43,6 +44,29 @@ class DataFile:
 def manifest() -> dict[str, DataFile]:
     raw = json.loads(_MANIFEST.read_text(encoding="utf-8"))
     return {f["path"]: DataFile(**f) for f in raw["files"]}
+
+
+def require_keys(row: Any, keys: Sequence[str], where: str, hint: str = "") -> None:
+    """A DataError naming ``where`` and every key of ``keys`` that the object ``row`` lacks."""
+    missing = [k for k in keys if not isinstance(row, dict) or k not in row]
+    if missing:
+        raise DataError(f"{where}: missing {', '.join(missing)}{hint}")
+
+
+def read_jsonl_rows(path: Path, required: Sequence[str], hint: str) -> list[tuple[int, dict]]:
+    """(line number, object) for each non-empty line; a bad line is a DataError naming file and line."""
+    rows = []
+    with open(path, encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise DataError(f"{path} line {lineno}: not valid JSON ({exc.msg}){hint}") from None
+            require_keys(row, required, f"{path} line {lineno}", hint)
+            rows.append((lineno, row))
+    return rows
 
 
 def default_root() -> Path:

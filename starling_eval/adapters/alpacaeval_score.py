@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
-from starling_eval.data import DataDir, DataError
+from starling_eval.data import DataDir, DataError, require_keys
 
 REFERENCE_OUTPUTS = "alpaca_eval/results/gpt4_1106_preview/model_outputs.json"
 LC_FILES = {"df_gamed.csv": "alpaca_eval/df_gamed.csv", "instruction_difficulty.csv": "alpaca_eval/instruction_difficulty.csv"}
@@ -43,9 +43,7 @@ def read_annotations(path: Path) -> list[dict[str, Any]]:
     if not isinstance(rows, list) or not rows:
         raise DataError(f"{path}: expected a non-empty JSON list of annotations")
     for i, row in enumerate(rows):
-        missing = [k for k in ANNOTATION_KEYS if not isinstance(row, dict) or k not in row]
-        if missing:
-            raise DataError(f"{path} row {i}: missing {', '.join(missing)}")
+        require_keys(row, ANNOTATION_KEYS, f"{path} row {i}")
     return rows
 
 

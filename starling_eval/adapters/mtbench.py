@@ -18,7 +18,7 @@ from typing import Any
 
 from starling_eval.adapters import mtbench_judge, mtbench_judgment_files, mtbench_score
 from starling_eval.adapters.base import Sample
-from starling_eval.data import DataDir, DataError
+from starling_eval.data import DataDir, DataError, read_jsonl_rows
 from starling_eval.spec import JudgeRequest, JudgeSpec
 
 QUESTIONS = "mt_bench/question.jsonl"
@@ -42,24 +42,17 @@ def read_questions(data: DataDir, rel: str = QUESTIONS) -> list[dict]:
     """Questions in file order; a malformed line is a DataError naming file and line."""
     path = data.require(rel)
     questions, seen = [], set()
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            where = f"{path} line {lineno}"
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{where}: not valid JSON ({exc.msg}); re-fetch with `starling-eval data pull {rel}`") from None
-            turns = row.get("turns") if isinstance(row, dict) else None
-            if not isinstance(row, dict) or "question_id" not in row or not isinstance(turns, list) or not turns:
-                raise DataError(f"{where}: expected an object with question_id and a non-empty list of turns")
-            if not all(isinstance(t, str) for t in turns):
-                raise DataError(f"{where}: every turn must be a string")
-            if row["question_id"] in seen:
-                raise DataError(f"{where}: duplicate question_id {row['question_id']}")
-            seen.add(row["question_id"])
-            questions.append(row)
+    for lineno, row in read_jsonl_rows(path, (), f"; re-fetch with `starling-eval data pull {rel}`"):
+        where = f"{path} line {lineno}"
+        turns = row.get("turns") if isinstance(row, dict) else None
+        if not isinstance(row, dict) or "question_id" not in row or not isinstance(turns, list) or not turns:
+            raise DataError(f"{where}: expected an object with question_id and a non-empty list of turns")
+        if not all(isinstance(t, str) for t in turns):
+            raise DataError(f"{where}: every turn must be a string")
+        if row["question_id"] in seen:
+            raise DataError(f"{where}: duplicate question_id {row['question_id']}")
+        seen.add(row["question_id"])
+        questions.append(row)
     if not questions:
         raise DataError(f"{path}: no questions")
     return questions

@@ -9,14 +9,13 @@ Everything here is description: the pipeline sends the requests and stores what 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from itertools import combinations
 from pathlib import Path
 from typing import Any
 
 from starling_eval.adapters.base import Sample
-from starling_eval.data import DataDir, DataError
+from starling_eval.data import DataDir, DataError, read_jsonl_rows
 from starling_eval.spec import JudgeRequest, JudgeSpec, Message
 
 JUDGE_PROMPTS = "mt_bench/judge_prompts.jsonl"
@@ -39,24 +38,6 @@ PROMPT_NAMES = {
 }
 
 Answers = Mapping[str, Mapping[str, Sequence[str]]]  # model -> item id -> turns
-
-
-def read_jsonl_rows(path: Path, required: Sequence[str], hint: str) -> list[tuple[int, dict]]:
-    """(line number, object) for each non-empty line; a bad line is a DataError naming file and line."""
-    rows = []
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{path} line {lineno}: not valid JSON ({exc.msg}){hint}") from None
-            missing = [k for k in required if not isinstance(row, dict) or k not in row]
-            if missing:
-                raise DataError(f"{path} line {lineno}: missing {', '.join(missing)}{hint}")
-            rows.append((lineno, row))
-    return rows
 
 
 def read_judge_prompts(data: DataDir) -> dict[str, dict]:

@@ -13,9 +13,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from starling_eval.adapters.mtbench_judge import read_jsonl_rows
 from starling_eval.adapters.mtbench_score import game_winner, group_games
-from starling_eval.data import DataError
+from starling_eval.data import DataError, read_jsonl_rows, require_keys
 from starling_eval.spec import JudgeRequest
 
 FASTCHAT_API_ERROR = "$ERROR$"
@@ -35,7 +34,7 @@ def read_judgments(paths: Sequence[Path], categories: Mapping[str, str] | None =
             category = (categories or {}).get(str(qid))
             judge = row.get("judge") or [None, None]
             if "g1_winner" in row:
-                _need(row, ("model_1", "model_2", "g1_winner", "g2_winner"), where)
+                require_keys(row, ("model_1", "model_2", "g1_winner", "g2_winner"), where)
                 kinds.add("pair")
                 failed = "error" in (row["g1_winner"], row["g2_winner"])
                 rows.append({"model_1": row["model_1"], "model_2": row["model_2"], "question_id": qid,
@@ -43,7 +42,7 @@ def read_judgments(paths: Sequence[Path], categories: Mapping[str, str] | None =
                              "g2_winner": row["g2_winner"],
                              "failure": "unparsable: winner 'error' in the judgment file" if failed else None})
             else:
-                _need(row, ("model", "score", "turn"), where)
+                require_keys(row, ("model", "score", "turn"), where)
                 if not isinstance(row["score"], int | float):
                     raise DataError(f"{where}: score must be a number, got {row['score']!r}")
                 kinds.add("single")
@@ -56,12 +55,6 @@ def read_judgments(paths: Sequence[Path], categories: Mapping[str, str] | None =
     if len(kinds) > 1:
         raise DataError("--judgments: single and pairwise judgment files cannot be scored together")
     return kinds.pop(), rows
-
-
-def _need(row: dict, keys: Sequence[str], where: str) -> None:
-    missing = [k for k in keys if k not in row]
-    if missing:
-        raise DataError(f"{where}: missing {', '.join(missing)}")
 
 
 def fastchat_rows(rows: Sequence[Mapping[str, Any]], requests: Mapping[str, JudgeRequest]) -> list[dict[str, Any]]:
