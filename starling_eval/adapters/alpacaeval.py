@@ -12,14 +12,13 @@ external annotations (``starling-eval score alpacaeval --annotations ...``) is.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from starling_eval.adapters import alpacaeval_score
 from starling_eval.adapters.base import Sample
-from starling_eval.data import DataDir, DataError
+from starling_eval.data import DataDir
 
 EVAL_SET = alpacaeval_score.REFERENCE_OUTPUTS
 
@@ -31,21 +30,9 @@ class AlpacaEval:
     default_temperature = 0.7
 
     def samples(self, data: DataDir) -> list[Sample]:
-        path = data.require(EVAL_SET)
-        try:
-            rows = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{path}: not valid JSON ({exc.msg}); re-fetch with `starling-eval data pull {EVAL_SET}`") from None
-        samples, seen = [], set()
-        for i, row in enumerate(rows):
-            if not isinstance(row, dict) or not isinstance(row.get("instruction"), str):
-                raise DataError(f"{path} row {i}: expected an object with an instruction")
-            if row["instruction"] in seen:
-                raise DataError(f"{path} row {i}: duplicate instruction")
-            seen.add(row["instruction"])
-            samples.append(Sample(id=str(i), turns=[row["instruction"]], category=row.get("dataset"),
-                                  meta={"instruction": row["instruction"], "dataset": row.get("dataset")}))
-        return samples
+        return [Sample(id=str(i), turns=[row["instruction"]], category=row.get("dataset"),
+                       meta={"instruction": row["instruction"], "dataset": row.get("dataset")})
+                for i, row in enumerate(alpacaeval_score.read_eval_set(data))]
 
     def export_answers(self, samples: Sequence[Sample], answers: dict[str, list[str]], model_id: str) -> dict[str, Any]:
         """alpaca_eval's ``model_outputs.json`` (a JSON list), answered items only, in canonical order."""

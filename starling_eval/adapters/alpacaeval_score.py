@@ -47,10 +47,26 @@ def read_annotations(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
+def read_eval_set(data: DataDir) -> list[dict[str, Any]]:
+    """AlpacaEval's 805 rows (instruction, dataset) in canonical order, from a reference ``model_outputs.json``."""
+    path = data.require(REFERENCE_OUTPUTS)
+    try:
+        rows = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{path}: not valid JSON ({exc.msg}); re-fetch with `starling-eval data pull {REFERENCE_OUTPUTS}`") from None
+    seen = set()
+    for i, row in enumerate(rows):
+        if not isinstance(row, dict) or not isinstance(row.get("instruction"), str):
+            raise DataError(f"{path} row {i}: expected an object with an instruction")
+        if row["instruction"] in seen:
+            raise DataError(f"{path} row {i}: duplicate instruction")
+        seen.add(row["instruction"])
+    return rows
+
+
 def canonical_positions(data: DataDir) -> dict[str, int]:
     """Instruction text → its position in AlpacaEval's canonical 805 (the order the GLM's files use)."""
-    outputs = json.loads(data.require(REFERENCE_OUTPUTS).read_text(encoding="utf-8"))
-    return {row["instruction"]: i for i, row in enumerate(outputs)}
+    return {row["instruction"]: i for i, row in enumerate(read_eval_set(data))}
 
 
 def _is_preference(value: Any) -> bool:
