@@ -54,6 +54,11 @@ def sampling_for(spec: RunSpec, bench: Benchmark, sample: Sample) -> Sampling:
     )
 
 
+def generation_key(identity: dict[str, Any], chat: Chat, params: Sampling) -> str:
+    """The cache key of one generation call: backend identity, conversation, decoding parameters."""
+    return call_key(identity, [m.model_dump() for m in chat], params.model_dump(mode="json"))
+
+
 def build_chat(sample: Sample, answers: Sequence[str], turn: int) -> Chat:
     """The conversation for ``turn`` (0-based): earlier turns carry the model's own answers."""
     chat: Chat = [Message(role="system", content=sample.system)] if sample.system else []
@@ -276,7 +281,7 @@ async def _generate_all(
                 continue
             chat = build_chat(sample, [finished[(sample.id, t + 1)]["text"] for t in range(turn)], turn)
             params = sampling_for(spec, bench, sample)
-            key = call_key(identity, [m.model_dump() for m in chat], params.model_dump(mode="json"))
+            key = generation_key(identity, chat, params)
             todo.append(Pending(sample, turn, chat, params, key))
 
         hits = cache.get_many(p.key for p in todo)
@@ -343,7 +348,7 @@ def pending_generation(
         for turn in range(len(sample.turns)):
             chat = build_chat(sample, answers, turn)
             params = sampling_for(spec, bench, sample)
-            hit = cache.get_many([call_key(identity, [m.model_dump() for m in chat], params.model_dump(mode="json"))])
+            hit = cache.get_many([generation_key(identity, chat, params)])
             if not hit:
                 calls += len(sample.turns) - turn
                 break
