@@ -48,7 +48,7 @@ bench: install
 # again: every answer and judgment comes from the cache.
 DEMO_JUDGE_PORT ?= 18011
 DEMO_RUN = $(BIN)/starling-eval run mtbench --model results/tiny-llama --limit 5 --max-new-tokens 32 \
-	--judge-base-url http://127.0.0.1:$(DEMO_JUDGE_PORT)/v1
+	--judge-base-url http://127.0.0.1:$(DEMO_JUDGE_PORT)/v1 --judge-model local-test-judge
 demo: install
 	$(BIN)/python -m starling_eval.testing.tiny_model results/tiny-llama >/dev/null
 	@rm -f results/.judge-port; \
