@@ -51,6 +51,10 @@ def _input_error_message(exc: Exception) -> str | None:
 
     if isinstance(exc, DataError):
         return str(exc)
+    from starling_eval.judges.runner import JudgeUnsupported
+
+    if isinstance(exc, JudgeUnsupported):
+        return f"{exc}; the replies so far are stored: fix the judge (--judge-base-url/--judge-model) and re-run"
     from pydantic import ValidationError
 
     from starling_eval.backends.base import BackendError
@@ -281,16 +285,26 @@ def generate(ctx: click.Context, benchmark: str, **options: Any) -> None:
 
 def judge_options(fn: Any) -> Any:
     options = [
-        click.option("--judge-model", default="gpt-4", show_default=True, help="Judge model name."),
+        click.option("--judge-model", default=None,
+                     help="Judge model name [default: mtbench gpt-4; alpacaeval the annotator's, e.g. gpt-4-1106-preview]."),
         click.option("--judge-base-url", default=None, help="OpenAI-compatible judge endpoint [default: OpenAI's API]."),
         click.option("--judge-api-key-env", default="OPENAI_API_KEY", show_default=True,
                      help="Environment variable holding the judge's API key (the key is never stored or printed)."),
-        click.option("--judge-mode", type=click.Choice(["single", "pairwise-baseline", "pairwise-all"]), default="single",
-                     show_default=True, help="Grade each answer 1-10, or compare answers pairwise (both orders)."),
-        click.option("--baseline", default="gpt-3.5-turbo", show_default=True,
-                     help="pairwise-baseline: a model under mt_bench/model_answer/ in the data folder, or an answer file."),
+        click.option("--judge-mode", type=click.Choice(["single", "pairwise-baseline", "pairwise-all"]), default=None,
+                     help="mtbench: grade each answer 1-10 (single, the default) or compare answers pairwise (both "
+                          "orders); alpacaeval is always pairwise-baseline."),
+        click.option("--baseline", default=None,
+                     help="mtbench pairwise-baseline: a model under mt_bench/model_answer/ or an answer file [default: "
+                          "gpt-3.5-turbo]; alpacaeval: the reference outputs, a model under alpaca_eval/results/ or a "
+                          "model_outputs.json [default: gpt4_1106_preview for --version 2, text_davinci_003 for 1]."),
         click.option("--reference", default="gpt-4", show_default=True,
-                     help="Reference answers for math/reasoning/coding (gpt-4, or the corrected gpt-4-0125-preview)."),
+                     help="mtbench: reference answers for math/reasoning/coding (gpt-4, or the corrected gpt-4-0125-preview)."),
+        click.option("--version", "ae_version", type=click.Choice(["1", "2"]), default=None,
+                     help="alpacaeval: 2 (weighted_alpaca_eval_gpt4_turbo vs gpt4_1106_preview, the default) or 1 "
+                          "(alpaca_eval_gpt4 vs text_davinci_003)."),
+        click.option("--annotator", default=None,
+                     help="alpacaeval: another annotator from alpaca_eval's evaluators_configs (OpenAI-style, "
+                          "logprob or ranking parser)."),
         click.option("--judge-concurrency", default=32, show_default=True, type=click.IntRange(min=1),
                      help="Judge requests in flight (halved on HTTP 429, regrown on success)."),
         click.option("--judge-timeout", default=120.0, show_default=True, type=click.FloatRange(min=0.1),
@@ -300,7 +314,8 @@ def judge_options(fn: Any) -> Any:
         click.option("--judge-price", default=None, metavar="IN/OUT",
                      help="USD per 1M prompt/completion tokens, overriding the price table (e.g. 30/60)."),
         click.option("--answers", "answer_files", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
-                     help="Judge existing FastChat answer files instead of generating (repeatable)."),
+                     help="Judge existing answers instead of generating (repeatable): FastChat model_answer JSONL "
+                          "(mtbench), alpaca_eval model_outputs.json (alpacaeval)."),
         click.option("--retry-failed", is_flag=True, help="Ask again the judgments that failed or did not parse."),
         click.option("--dry-run", is_flag=True, help="Print calls, estimated tokens and cost; call nothing."),
     ]
@@ -309,24 +324,37 @@ def judge_options(fn: Any) -> Any:
     return fn
 
 
-def build_judge(o: dict[str, Any]) -> Any:
+MTBENCH_JUDGE_DEFAULTS = {"model": "gpt-4", "mode": "single", "baseline": "gpt-3.5-turbo", "annotator": None}
+
+
+def build_judge(bench: Any, o: dict[str, Any]) -> Any:
+    """The JudgeSpec from the options, with what they leave out filled by the benchmark's defaults."""
     from starling_eval.judges.pricing import parse_price
     from starling_eval.spec import JudgeSpec
 
+    if hasattr(bench, "judge_defaults"):
+        defaults = bench.judge_defaults(int(o["ae_version"]) if o["ae_version"] else None, o["annotator"])
+    else:
+        for option, value in (("--version", o["ae_version"]), ("--annotator", o["annotator"])):
+            if value is not None:
+                raise InputError(f"{option} applies to alpacaeval only")
+        defaults = MTBENCH_JUDGE_DEFAULTS
     price_in = price_out = None
     if o["judge_price"]:
         try:
             price_in, price_out = parse_price(o["judge_price"])
         except ValueError as exc:
             raise InputError(str(exc)) from None
-    return JudgeSpec(model=o["judge_model"], base_url=o["judge_base_url"], api_key_env=o["judge_api_key_env"],
-                     mode=o["judge_mode"], baseline=o["baseline"], reference=o["reference"],
-                     concurrency=o["judge_concurrency"], timeout_s=o["judge_timeout"], max_retries=o["judge_max_retries"],
-                     price_in=price_in, price_out=price_out)
+    return JudgeSpec(model=o["judge_model"] or defaults["model"], base_url=o["judge_base_url"],
+                     api_key_env=o["judge_api_key_env"], mode=o["judge_mode"] or defaults["mode"],
+                     baseline=o["baseline"] or defaults["baseline"], reference=o["reference"],
+                     annotator=defaults["annotator"], concurrency=o["judge_concurrency"], timeout_s=o["judge_timeout"],
+                     max_retries=o["judge_max_retries"], price_in=price_in, price_out=price_out)
 
 
-def answer_sources(paths: tuple[Path, ...]) -> list[Any]:
-    """--answers files as AnswerFile specs: model name from the file name (as FastChat does), content hash."""
+def answer_sources(bench: Any, paths: tuple[Path, ...]) -> list[Any]:
+    """--answers files as AnswerFile specs: the model's name (FastChat: the file name; alpaca_eval: the
+    outputs' generator) and the content hash."""
     from starling_eval.data import sha256_file
     from starling_eval.spec import AnswerFile
 
@@ -334,7 +362,10 @@ def answer_sources(paths: tuple[Path, ...]) -> list[Any]:
     for path in paths:
         if not path.is_file():
             raise InputError(f"--answers {path}: no such file")
-        name = path.name[: -len(".jsonl")] if path.name.endswith(".jsonl") else path.stem
+        if hasattr(bench, "answers_model_name"):
+            name = bench.answers_model_name(path)
+        else:
+            name = path.name[: -len(".jsonl")] if path.name.endswith(".jsonl") else path.stem
         if name in seen:
             raise InputError(f"--answers {path}: two answer files for model {name!r}")
         seen.add(name)
@@ -359,7 +390,8 @@ def run(ctx: click.Context, benchmark: str, **options: Any) -> None:
             f"{benchmark}: judging and scoring are not available in this version; "
             f"`starling-eval generate {benchmark}` produces the answers"
         )
-    spec = build_spec(benchmark, options, judge=build_judge(options), answers=answer_sources(options["answer_files"]))
+    spec = build_spec(benchmark, options, judge=build_judge(bench, options),
+                      answers=answer_sources(bench, options["answer_files"]))
     if options["dry_run"]:
         _report_plan(pipeline.plan(spec, ctx.obj["results"]), options["as_json"])
         return
@@ -401,7 +433,7 @@ def _report_evaluation(result: Any, as_json: bool) -> None:
             "run_id": result.run.run_id, "path": str(result.run.path), "status": manifest["status"],
             "benchmark": scores["benchmark"], "mode": scores["mode"], "models": scores["models"],
             "judging": judging, "generation": gen_counts, "timings": manifest["timings"],
-            "n_failed": scores.get("n_failed", 0), "failures": failures[:50],
+            "n_failed": scores.get("n_failed", 0), "failures": failures[:50], "lc_unavailable": scores.get("lc_unavailable"),
         })
     else:
         from starling_eval.report.tables import score_tables
@@ -426,6 +458,8 @@ def _report_evaluation(result: Any, as_json: bool) -> None:
     if scores.get("n_failed"):
         click.echo(f"{scores['n_failed']} judgment(s) failed and are left out of the means (listed in "
                    f"{result.run.path / 'scores.json'}); `--retry-failed` asks them again", err=True)
+    if scores.get("lc_unavailable"):
+        click.echo(scores["lc_unavailable"], err=True)
     if manifest["status"] != "complete":
         click.echo("some calls failed for good; finished work is stored: re-run the same command to retry them", err=True)
         sys.exit(EXIT_INCOMPLETE)

@@ -114,8 +114,10 @@ class JudgeSpec(BaseModel):
     base_url: str | None = None
     api_key_env: str = "OPENAI_API_KEY"
     mode: JudgeMode = "single"
-    baseline: str = "gpt-3.5-turbo"  # pairwise-baseline: a model under mt_bench/model_answer/ or a file
+    # pairwise-baseline: a model under mt_bench/model_answer/ or a file; AlpacaEval: the reference outputs
+    baseline: str = "gpt-3.5-turbo"
     reference: str = "gpt-4"  # reference answers for math/reasoning/coding: mt_bench/reference_answer/<name>.jsonl
+    annotator: str | None = None  # AlpacaEval: an alpaca_eval evaluators_configs name (None: the benchmark's default)
     concurrency: int = Field(default=32, ge=1)
     timeout_s: float = Field(default=120.0, gt=0)
     max_retries: int = Field(default=8, ge=0)
@@ -181,6 +183,8 @@ class RunSpec(BaseModel):
         if payload["judge"] is not None:
             for name in JUDGE_OPERATIONAL_FIELDS:
                 payload["judge"].pop(name)
+            if payload["judge"]["annotator"] is None:
+                payload["judge"].pop("annotator")  # hashes of runs made before annotators existed stay valid
         if not payload["answers"]:
             payload.pop("answers")  # hashes of generate-only runs made before answer files existed stay valid
         return sha256_text(canonical_json(payload))[:12]

@@ -18,12 +18,12 @@ import json
 import logging
 import math
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 from unittest import mock
 
+from starling_eval.adapters import alpaca_eval_lib
 from starling_eval.data import DataDir, DataError, require_keys
 
 REFERENCE_OUTPUTS = "alpaca_eval/results/gpt4_1106_preview/model_outputs.json"
@@ -73,37 +73,20 @@ def _is_preference(value: Any) -> bool:
     return value is not None and not (isinstance(value, float) and math.isnan(value))
 
 
-def _import_alpaca_eval_metrics() -> Any:
-    """alpaca_eval's metrics module, without its import-time pkg_resources deprecation warning on stderr."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        from alpaca_eval import metrics
-        from alpaca_eval.metrics import glm_winrate
-    return metrics, glm_winrate
-
-
-@contextmanager
-def _quiet_root_logger() -> Iterator[None]:
-    """alpaca_eval logs an INFO line per unparsed annotation on the root logger; we count them instead."""
-    root = logging.getLogger()
-    level = root.level
-    root.setLevel(max(level, logging.WARNING))
-    try:
-        yield
-    finally:
-        root.setLevel(level)
-
-
 def raw_metrics(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    get_winrate = _import_alpaca_eval_metrics()[0].get_winrate
-
-    with _quiet_root_logger():
-        winrate = get_winrate([{"preference": r["preference"]} for r in rows])
+    get_winrate = alpaca_eval_lib.module("metrics").get_winrate
+    with alpaca_eval_lib.quiet_root_logger(logging.WARNING):
+        winrate = get_winrate([{"preference": _preference(r["preference"])} for r in rows])
     metrics = {k: _plain(v) for k, v in winrate.items()}
     lengths = [len(r["output_2"]) for r in rows]
     metrics["avg_length"] = int(sum(lengths) / len(lengths))
     metrics["n_failed"] = sum(not _is_preference(r["preference"]) for r in rows)
     return metrics
+
+
+def _preference(value: Any) -> Any:
+    """A failed judgment (None) is NaN to alpaca_eval, which drops it from the counts (we count it apart)."""
+    return float("nan") if value is None else value
 
 
 def _plain(value: Any) -> Any:
@@ -126,14 +109,14 @@ def length_controlled(rows: Sequence[Mapping[str, Any]], data: DataDir) -> dict[
     """alpaca_eval's GLM on these annotations, indexed by canonical instruction position."""
     import pandas as pd
 
-    glm_winrate = _import_alpaca_eval_metrics()[1]
+    glm_winrate = alpaca_eval_lib.module("metrics.glm_winrate")
 
     positions = canonical_positions(data)
     unknown = [r["instruction"][:60] for r in rows if r["instruction"] not in positions]
     if unknown:
         raise DataError(f"annotation for an instruction that is not in AlpacaEval: {unknown[0]!r}")
-    frame = pd.DataFrame([{k: r.get(k) for k in ("instruction", "output_1", "output_2", "generator_1", "generator_2",
-                                                 "preference")} for r in rows])
+    frame = pd.DataFrame([{**{k: r.get(k) for k in ("instruction", "output_1", "output_2", "generator_1", "generator_2")},
+                           "preference": _preference(r["preference"])} for r in rows])
     frame.index = [positions[r["instruction"]] for r in rows]
     frame = frame.sort_index()
     local = {name: str(data.require(rel)) for name, rel in LC_FILES.items()}
@@ -141,7 +124,8 @@ def length_controlled(rows: Sequence[Mapping[str, Any]], data: DataDir) -> dict[
     def from_data_dir(*, filename: str, **_: Any) -> str:
         return local[filename]
 
-    with mock.patch.object(glm_winrate, "hf_hub_download", from_data_dir), _quiet_root_logger(), warnings.catch_warnings():
+    with mock.patch.object(glm_winrate, "hf_hub_download", from_data_dir), \
+            alpaca_eval_lib.quiet_root_logger(logging.WARNING), warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # scikit-learn deprecations inside alpaca_eval's GLM
         out = glm_winrate.get_length_controlled_winrate(frame, save_weights_dir=None, is_warn_extreme_changes=False)
     return {"length_controlled_winrate": _plain(out["length_controlled_winrate"]),

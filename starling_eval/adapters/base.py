@@ -2,6 +2,8 @@
 
 A :class:`Sample` is one benchmark item: its user turns (answered one after another, each turn seeing the
 model's own earlier answers) and per-item sampling defaults such as MT-Bench's per-category temperature.
+A benchmark may also pick decoding defaults per model (``decoding_defaults``: AlpacaEval reads alpaca_eval's
+published settings for the model); the pipeline applies them to the samples before generating.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ class Sample(BaseModel):
     turns: list[str]
     system: str | None = None
     temperature: float | None = None
+    max_new_tokens: int | None = None  # None: the benchmark's default
+    top_p: float | None = None
     category: str | None = None
     meta: dict[str, Any] = Field(default_factory=dict)
 
@@ -55,12 +59,15 @@ class JudgedBenchmark(Benchmark, Protocol):
         self, data: DataDir, samples: Sequence[Sample], answers: Mapping[str, Mapping[str, Sequence[str]]],
         judge: JudgeSpec,
     ) -> tuple[list[JudgeRequest], list[dict[str, Any]]]:
-        """Every judge call for these answers ({model: {item id: turns}}), and a failure row for each
-        match that cannot be judged (an answer is missing)."""
+        """Every judge call for these answers ({model: {item id: turns}}), and the rows decided without a
+        call: a failure for each match that cannot be judged (an answer is missing), or a verdict the
+        reference tool gives without asking (AlpacaEval: identical outputs are a draw)."""
         ...
 
-    def score(self, rows: Sequence[Mapping[str, Any]], judge: JudgeSpec, *, seed: int = 0) -> dict[str, Any]:
-        """Scores from judgment rows: ``models`` (the table), ``failures``, ``n_failed``, ``items``."""
+    def score(self, rows: Sequence[Mapping[str, Any]], judge: JudgeSpec, *, seed: int = 0,
+              data: DataDir | None = None) -> dict[str, Any]:
+        """Scores from judgment rows: ``models`` (the table), ``failures``, ``n_failed``, ``items``.
+        ``data`` is the run's data directory, for scores that need more files (AlpacaEval's LC GLM)."""
         ...
 
     def export_judgments(

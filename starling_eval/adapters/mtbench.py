@@ -116,7 +116,8 @@ class MTBench:
         return mtbench_judge.build_requests(samples, answers, judge, mtbench_judge.read_judge_prompts(data),
                                             mtbench_judge.read_references(data, judge), baseline)
 
-    def score(self, rows: Sequence[Mapping[str, Any]], judge: JudgeSpec, *, seed: int = 0) -> dict[str, Any]:
+    def score(self, rows: Sequence[Mapping[str, Any]], judge: JudgeSpec, *, seed: int = 0,
+              data: DataDir | None = None) -> dict[str, Any]:
         if judge.mode == "single":
             return mtbench_score.score_single([r for r in rows if r.get("kind") == "single"], seed=seed)
         baseline = mtbench_judge.baseline_source(judge)[0] if judge.mode == "pairwise-baseline" else None

@@ -9,7 +9,9 @@ verdict: a parser fix applies to old judgments without asking again.
 A reply whose verdict does not parse was still paid for, so it is kept; ``retry_failed`` asks again
 under a new attempt number (part of the cache key), and the newest answered attempt wins from then on.
 A call that failed for good (after retries) is not cached: the next run asks it again, which costs
-nothing twice because nothing was charged.
+nothing twice because nothing was charged. A reply showing that the endpoint cannot serve the judge at all
+(no logprobs for a logprob judge) stops the run with :class:`JudgeUnsupported`; such requests are probed
+with one call before the rest are sent.
 """
 
 from __future__ import annotations
@@ -25,6 +27,12 @@ from starling_eval.store.cache import CallCache, call_key
 
 UNPARSABLE = "unparsable"
 API_FAILURE = "api"
+UNSUPPORTED = "unsupported"
+
+
+class JudgeUnsupported(Exception):
+    """The judge endpoint cannot serve these requests at all (e.g. it returns no logprobs). Raised after the
+    reply that shows it is stored, so nothing more is paid for; the message says what the judge lacks."""
 
 
 @dataclass
@@ -118,6 +126,9 @@ async def judge_all(
         on_outcomes(batch)
         if progress:
             progress(done, tally.requested)
+        unsupported = next((o for o in batch if o.failure_kind == UNSUPPORTED), None)
+        if unsupported is not None:
+            raise JudgeUnsupported(unsupported.failure.split(":", 1)[1].strip())
 
     # 1. the cache: the newest answered attempt of each request
     candidates = {r.id: [judge_key(identity, r, a) for a in range(attempts.get(r.id, 0) + 2)] for r in requests}
@@ -164,6 +175,25 @@ async def judge_all(
 
     tally.shared = len(todo) - len(groups)
     client = connect()
+    keys = list(groups)
+    # a judge that needs logprobs is probed with one call first: an endpoint without them stops the run
+    # after one paid call, not after every call in flight
+    probe = 1 if first[keys[0]][0].top_logprobs is not None else 0
+    try:
+        for wave in (keys[:probe], keys[probe:]):
+            await _call_wave(wave, one, cache, tally, outcomes_for, report)
+    finally:
+        tally.retries = dict(getattr(client, "retries", {}))
+        if hasattr(client, "aclose"):
+            await client.aclose()
+    return tally
+
+
+async def _call_wave(keys: list[str], one: Callable[[str], Any], cache: CallCache, tally: JudgeTally,
+                     outcomes_for: Callable[..., list[JudgeOutcome]], report: Callable[[list[JudgeOutcome]], None]) -> None:
+    """Call every key concurrently; store each batch of finished calls, then report it."""
+    if not keys:
+        return
     # Each finished call lands in `finished` by its done-callback; the loop wakes once per batch. (asyncio.wait
     # over thousands of pending tasks re-registers callbacks on all of them at every wake: quadratic.)
     finished: list[asyncio.Task] = []
@@ -173,7 +203,7 @@ async def judge_all(
         finished.append(task)
         ready.set()
 
-    tasks = [asyncio.ensure_future(one(key)) for key in groups]
+    tasks = [asyncio.ensure_future(one(key)) for key in keys]
     for task in tasks:
         task.add_done_callback(land)
     remaining = len(tasks)
@@ -196,10 +226,6 @@ async def judge_all(
     finally:
         for task in tasks:
             task.cancel()
-        tally.retries = dict(getattr(client, "retries", {}))
-        if hasattr(client, "aclose"):
-            await client.aclose()
-    return tally
 
 
 def newest_attempts(rows: Iterable[Mapping[str, Any]]) -> dict[str, int]:

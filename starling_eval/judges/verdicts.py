@@ -4,6 +4,9 @@ MT-Bench (FastChat llm_judge/common.py): a single-answer rating is the first ``[
 failing that, the first ``[n]``; it is not clamped to 1..10. A pairwise verdict is ``[[A]]``, ``[[B]]`` or
 ``[[C]]`` (tie), checked in that order anywhere in the text. What does not parse is a failure with its
 reason, never a silent -1 that someone later averages in.
+
+A failure's reason starts with its kind: "unparsable" (the reply was paid for; ``--retry-failed`` asks
+again), or "unsupported" (the endpoint cannot serve this judge at all, e.g. no logprobs: the run stops).
 """
 
 from __future__ import annotations
@@ -48,9 +51,20 @@ PARSERS: dict[str, Callable[[dict[str, Any]], Verdict]] = {
 }
 
 
+# output-format prefix -> parser of (format, reply): families of formats an adapter owns, such as
+# "alpaca_eval:<annotator>[:switched]" (registered when the adapter is imported, before it builds requests)
+PREFIX_PARSERS: dict[str, Callable[[str, dict[str, Any]], Verdict]] = {}
+
+
+def register_prefix(prefix: str, parser: Callable[[str, dict[str, Any]], Verdict]) -> None:
+    PREFIX_PARSERS[prefix] = parser
+
+
 def parse(output_format: str, reply: dict[str, Any]) -> Verdict:
-    try:
-        parser = PARSERS[output_format]
-    except KeyError:
-        raise ValueError(f"no verdict parser for output format {output_format!r}") from None
-    return parser(reply)
+    parser = PARSERS.get(output_format)
+    if parser is not None:
+        return parser(reply)
+    for prefix, family in PREFIX_PARSERS.items():
+        if output_format.startswith(prefix):
+            return family(output_format, reply)
+    raise ValueError(f"no verdict parser for output format {output_format!r}")

@@ -35,6 +35,7 @@ class Prepared:
     data: DataDir
     samples: list[Sample]
     data_hashes: dict[str, str]
+    decoding: dict[str, Any] | None = None  # per-model decoding defaults the benchmark chose, and their source
 
 
 def prepare(spec: RunSpec) -> Prepared:
@@ -51,7 +52,14 @@ def prepare(spec: RunSpec) -> Prepared:
     samples = list(bench.samples(data))
     if spec.limit:
         samples = samples[: spec.limit]
-    return Prepared(bench, data, samples, {rel: data.sha256_of(rel) for rel in files})
+    decoding = None
+    if spec.model is not None and hasattr(bench, "decoding_defaults"):
+        decoding = bench.decoding_defaults(spec.model)
+        samples = [s.model_copy(update={
+            "temperature": s.temperature if s.temperature is not None else decoding["temperature"],
+            "max_new_tokens": s.max_new_tokens or decoding["max_new_tokens"],
+            "top_p": s.top_p if s.top_p is not None else decoding["top_p"]}) for s in samples]
+    return Prepared(bench, data, samples, {rel: data.sha256_of(rel) for rel in files}, decoding)
 
 
 def now_iso(when: float | None = None) -> str:
@@ -77,6 +85,8 @@ def open_run(spec: RunSpec, prep: Prepared, store: RunStore, index: RunIndex, ki
         "environment": environment(),
         "n_samples": len(prep.samples),
     }
+    if prep.decoding is not None:
+        manifest["decoding_defaults"] = prep.decoding
     if run.file("manifest.json").exists():
         previous = run.read_manifest()
         manifest["created"] = previous.get("created", manifest["created"])

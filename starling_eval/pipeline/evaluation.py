@@ -79,7 +79,7 @@ def evaluate(
     finally:
         cache.close()
 
-    scores = prep.bench.score(rows, spec.judge, seed=spec.seed)
+    scores = prep.bench.score(rows, spec.judge, seed=spec.seed, data=prep.data)
     by_id = {r.id: r for r in requests}
     for rel, file_rows in prep.bench.export_judgments(rows, by_id, spec.judge).items():
         write_rows_atomic(run.path / rel, file_rows)
@@ -151,7 +151,8 @@ def _judging_summary(spec: RunSpec, rows: list[dict], tally: JudgeTally, missing
     return {
         "judge": {"model": judge.model, "base_url": judge.base_url or "api.openai.com", "mode": judge.mode,
                   "reference": judge.reference, "baseline": judge.baseline if judge.mode == "pairwise-baseline" else None},
-        "counts": {**tally.as_dict(), "not_judgeable": len(missing), "failed_by_kind": failures},
+        "counts": {**tally.as_dict(), "not_judgeable": sum(bool(r.get("failure")) for r in missing),
+                   "decided_without_call": sum(not r.get("failure") for r in missing), "failed_by_kind": failures},
         "usage": {
             "paid_now": {"prompt_tokens": tally.prompt_tokens, "completion_tokens": tally.completion_tokens,
                          "cost_usd": price.cost(tally.prompt_tokens, tally.completion_tokens)},
@@ -165,7 +166,9 @@ def _judging_summary(spec: RunSpec, rows: list[dict], tally: JudgeTally, missing
 def _item_scores(scores: dict[str, Any]) -> list[tuple[str, str, float | None]]:
     out = []
     for item in scores.get("items", []):
-        if "score" in item:
+        if "preference" in item:  # AlpacaEval: 1 (reference better) .. 2 (model better)
+            out.append((f"{item['model']}|{item['question_id']}", "preference", item["preference"]))
+        elif "score" in item:
             out.append((f"{item['model']}|{item['question_id']}|{item['turn']}", "score", item["score"]))
         else:
             out.append((f"{item['model_1']}|{item['model_2']}|{item['question_id']}|{item['turn']}", "model_1_result",
@@ -176,7 +179,8 @@ def _item_scores(scores: dict[str, Any]) -> list[tuple[str, str, float | None]]:
 def _summary(scores: dict[str, Any]) -> dict[str, Any]:
     """The few numbers `list` shows: the first model's headline and the failure count."""
     head = scores["models"][0] if scores.get("models") else {}
-    keys = ("model", "overall", "turn1", "turn2", "win_rate_adjusted", "n_valid", "n_failed")
+    keys = ("model", "overall", "turn1", "turn2", "win_rate_adjusted", "win_rate", "length_controlled_winrate",
+            "n_valid", "n_failed")
     return {k: head[k] for k in keys if k in head} | {"n_failed_total": scores.get("n_failed", 0)}
 
 
@@ -200,8 +204,10 @@ def plan(spec: RunSpec, results_root: Path) -> dict[str, Any]:
             finally:
                 model.close()
             # unknown answers are assumed as long as the token budget allows: the estimate is an upper bound
-            budget = "x" * (CHARS_PER_TOKEN * (spec.max_new_tokens or prep.bench.default_max_new_tokens))
-            mine = {s.id: known.get(s.id) or [budget] * len(s.turns) for s in prep.samples}
+            def budget(s: Any) -> str:
+                return "x" * (CHARS_PER_TOKEN * (spec.max_new_tokens or s.max_new_tokens or prep.bench.default_max_new_tokens))
+
+            mine = {s.id: known.get(s.id) or [budget(s)] * len(s.turns) for s in prep.samples}
             placeholders = {s.id for s in prep.samples if s.id not in known}
             answers = {spec.label: mine}
         requests, missing = prep.bench.judge_requests(prep.data, prep.samples, answers, spec.judge)
@@ -212,7 +218,7 @@ def plan(spec: RunSpec, results_root: Path) -> dict[str, Any]:
         cache.close()
     todo = [r for r in requests if keys[r.id] not in hits or r.meta.get("item_id") in placeholders]
     prompt_tokens = sum(sum(len(m.content) for m in r.messages) for r in todo) // CHARS_PER_TOKEN
-    completion_tokens = EXPECTED_JUDGMENT_TOKENS * len(todo)
+    completion_tokens = sum(min(EXPECTED_JUDGMENT_TOKENS, r.max_tokens) for r in todo)
     price = price_for(spec.judge.model, spec.judge.price_in, spec.judge.price_out)
     return {
         "benchmark": spec.benchmark,
@@ -224,11 +230,12 @@ def plan(spec: RunSpec, results_root: Path) -> dict[str, Any]:
         "judge_requests": len(requests),
         "judge_calls": len(todo),
         "judge_from_cache": len(requests) - len(todo),
-        "not_judgeable": len(missing),
+        "not_judgeable": sum(bool(r.get("failure")) for r in missing),
+        "decided_without_call": sum(not r.get("failure") for r in missing),
         "estimated_prompt_tokens": prompt_tokens,
         "estimated_completion_tokens": completion_tokens,
         "estimated_cost_usd": price.cost(prompt_tokens, completion_tokens),
         "price": {"prompt_per_1m": price.prompt, "completion_per_1m": price.completion, "source": price.source},
         "estimate_note": (f"tokens ≈ characters/{CHARS_PER_TOKEN}; {EXPECTED_JUDGMENT_TOKENS} completion tokens per "
-                          "judgment; answers not generated yet counted at the full --max-new-tokens (upper bound)"),
+                          "judgment (or its max_tokens, if fewer); answers not generated yet counted at the full --max-new-tokens (upper bound)"),
     }

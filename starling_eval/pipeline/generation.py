@@ -49,7 +49,8 @@ def sampling_for(spec: RunSpec, bench: Benchmark, sample: Sample) -> Sampling:
         temperature = sample.temperature if sample.temperature is not None else bench.default_temperature
     return Sampling(
         temperature=temperature,
-        max_new_tokens=spec.max_new_tokens or bench.default_max_new_tokens,
+        top_p=sample.top_p if sample.top_p is not None else 1.0,
+        max_new_tokens=spec.max_new_tokens or sample.max_new_tokens or bench.default_max_new_tokens,
         seed=spec.seed,
     )
 
@@ -119,7 +120,7 @@ def generate_into(
     load_s = time.time() - t_load
     manifest["model"] = {"label": spec.model.label, **provenance}
     manifest["sampling"] = {
-        "max_new_tokens": spec.max_new_tokens or bench.default_max_new_tokens,
+        "max_new_tokens": spec.max_new_tokens or (samples and samples[0].max_new_tokens) or bench.default_max_new_tokens,
         "temperature": spec.temperature,
         "per_sample_temperature": spec.temperature is None,
         "seed": spec.seed,
