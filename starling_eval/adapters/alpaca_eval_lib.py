@@ -18,8 +18,12 @@ from types import ModuleType
 
 
 def module(name: str) -> ModuleType:
-    """``alpaca_eval.<name>``, imported without its import-time warnings on stderr."""
-    with warnings.catch_warnings():
+    """``alpaca_eval.<name>``, imported without its import-time warnings on stderr, and without its
+    ``load_dotenv()``: a ``.env`` file in the working folder must not put API keys or endpoints into our
+    environment behind the user's back (keys come only from the variable named on the command line)."""
+    from unittest import mock
+
+    with warnings.catch_warnings(), mock.patch("dotenv.load_dotenv", lambda *args, **kwargs: False):
         warnings.simplefilter("ignore")
         return importlib.import_module(f"alpaca_eval.{name}")
 
