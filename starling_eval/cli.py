@@ -526,13 +526,23 @@ def show(ctx: click.Context, run_ref: str, as_json: bool) -> None:
     model = manifest.get("model", {})
     env = manifest.get("environment", {})
     table = Table(title=f"run {manifest['run_id']}", show_header=False)
-    rows = [
-        ("benchmark", spec["benchmark"]),
-        ("status", manifest.get("status")),
-        ("model", f"{model.get('label', spec['model']['name_or_path'])} ({spec['model']['backend']})"),
-        ("revision", model.get("revision")),
-        ("chat template", f"{model.get('chat_template_source', model.get('chat_template'))} {model.get('chat_template', '')[:16]}"),
-        ("sampling", json.dumps(manifest.get("sampling", {}))),
+    rows = [("benchmark", spec["benchmark"]), ("status", manifest.get("status"))]
+    if spec.get("model"):
+        rows += [
+            ("model", f"{model.get('label', spec['model']['name_or_path'])} ({spec['model']['backend']})"),
+            ("revision", model.get("revision")),
+            ("chat template", f"{model.get('chat_template_source', model.get('chat_template'))} "
+                              f"{(model.get('chat_template') or '')[:16]}"),
+            ("sampling", json.dumps(manifest.get("sampling", {}))),
+        ]
+    else:  # judged existing answer files
+        rows.append(("answers", ", ".join(f"{a['model']} ({a['path']})" for a in spec.get("answers", []))))
+    if manifest.get("judging"):
+        judge = manifest["judging"]["judge"]
+        annotator = f", annotator {judge['annotator']}" if judge.get("annotator") else ""
+        rows.append(("judge", f"{judge['model']} at {judge['base_url']} ({judge['mode']}{annotator})"))
+        rows.append(("judge usage", json.dumps(manifest["judging"]["usage"]["all_judgments"])))
+    rows += [
         ("counts", json.dumps(manifest.get("counts", {}))),
         ("usage", json.dumps(manifest.get("usage", {}))),
         ("timings", json.dumps(manifest.get("timings", {}))),

@@ -150,7 +150,8 @@ def _judging_summary(spec: RunSpec, rows: list[dict], tally: JudgeTally, missing
             failures[kind] = failures.get(kind, 0) + 1
     return {
         "judge": {"model": judge.model, "base_url": judge.base_url or "api.openai.com", "mode": judge.mode,
-                  "reference": judge.reference, "baseline": judge.baseline if judge.mode == "pairwise-baseline" else None},
+                  "reference": judge.reference, "baseline": judge.baseline if judge.mode == "pairwise-baseline" else None,
+                  "annotator": judge.annotator},
         "counts": {**tally.as_dict(), "not_judgeable": sum(bool(r.get("failure")) for r in missing),
                    "decided_without_call": sum(not r.get("failure") for r in missing), "failed_by_kind": failures},
         "usage": {

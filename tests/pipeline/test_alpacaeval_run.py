@@ -104,6 +104,10 @@ def test_alpacaeval_1_judges_existing_model_outputs_with_rankings(tmp_path, data
     # the judge always ranks the output shown first best: the model wins exactly where the outputs were swapped
     wins = sum(_switched(o["instruction"]) for o in outputs)
     assert (row["n_wins"], row["n_wins_base"], row["n_total"]) == (wins, 5 - wins, 5)
+    # `show` on a run that judged answer files (no model spec)
+    res = run_cli("--results", str(tmp_path / "res"), "show", out["run_id"], env=cli_env(data_dir))
+    assert res.returncode == 0, res.stderr
+    assert "claude-2" in res.stdout and "alpaca_eval_gpt4" in res.stdout and "judge usage" in res.stdout
 
 
 def test_a_judge_without_logprobs_stops_the_run_after_one_call(tmp_path, data_dir, server_factory):
