@@ -152,7 +152,9 @@ def build_spec(benchmark: str, o: dict[str, Any], judge: Any = None, answers: li
     from starling_eval.spec import RunSpec
 
     common = dict(benchmark=benchmark, max_new_tokens=o["max_new_tokens"], temperature=o["temperature"], judge=judge,
-                  data_dir=str(DataDir(o["data_dir"]).root), limit=o["limit"], seed=o["seed"])
+                  data_dir=str(DataDir(o["data_dir"]).root), limit=o["limit"], seed=o["seed"],
+                  apply_chat_template=o.get("apply_chat_template", False),
+                  fewshot_as_multiturn=o.get("fewshot_as_multiturn", False))
     if answers:
         if o["model"]:
             raise InputError("give either --model (generate, then judge) or --answers (judge existing answers), not both")
@@ -317,6 +319,10 @@ def judge_options(fn: Any) -> Any:
                      help="Judge existing answers instead of generating (repeatable): FastChat model_answer JSONL "
                           "(mtbench), alpaca_eval model_outputs.json (alpacaeval)."),
         click.option("--retry-failed", is_flag=True, help="Ask again the judgments that failed or did not parse."),
+        click.option("--apply-chat-template", is_flag=True,
+                     help="mmlu/truthfulqa: render prompts with the model's chat template (lm-eval's option)."),
+        click.option("--fewshot-as-multiturn", is_flag=True,
+                     help="mmlu/truthfulqa: with --apply-chat-template, give few-shot examples as chat turns."),
         click.option("--dry-run", is_flag=True, help="Print calls, estimated tokens and cost; call nothing."),
     ]
     for option in reversed(options):
@@ -385,6 +391,9 @@ def run(ctx: click.Context, benchmark: str, **options: Any) -> None:
     from starling_eval.registry import benchmark as get_benchmark
 
     bench = get_benchmark(benchmark)
+    if getattr(bench, "kind", None) == "loglikelihood":
+        _run_loglikelihood(ctx, benchmark, options)
+        return
     if not hasattr(bench, "score"):
         raise InputError(
             f"{benchmark}: judging and scoring are not available in this version; "
@@ -399,6 +408,31 @@ def run(ctx: click.Context, benchmark: str, **options: Any) -> None:
     with bar:
         result = pipeline.evaluate(spec, ctx.obj["results"], retry_failed=options["retry_failed"], progress=report)
     _report_evaluation(result, options["as_json"])
+
+
+def _run_loglikelihood(ctx: click.Context, benchmark: str, options: dict[str, Any]) -> None:
+    """MMLU / TruthfulQA: lm-eval scores the model's log-likelihoods; no judge, no generation."""
+    from starling_eval import pipeline
+
+    if options["answer_files"]:
+        raise InputError(f"--answers: {benchmark} scores a model's log-likelihoods; give --model")
+    if options["fewshot_as_multiturn"] and not options["apply_chat_template"]:
+        raise InputError("--fewshot-as-multiturn needs --apply-chat-template")
+    if options["dry_run"]:
+        raise InputError(f"--dry-run: {benchmark} calls no paid API; run it")
+    result = pipeline.evaluate_loglikelihood(build_spec(benchmark, options), ctx.obj["results"])
+    scores = result.scores
+    if options["as_json"]:
+        _emit_json({"run_id": result.run.run_id, "path": str(result.run.path), "status": result.manifest["status"],
+                    "benchmark": benchmark, "mode": scores["mode"], "models": scores["models"],
+                    "timings": result.manifest["timings"]})
+        return
+    from starling_eval.report.tables import score_tables
+
+    for table in score_tables(scores, f"{benchmark} · lm-eval {result.manifest['lm_eval']['model']}"):
+        _console().print(table)
+    _console().print(f"run {result.run.run_id}: {result.manifest['counts']['items']} items; "
+                     f"{result.manifest['timings']['total_s']:.1f} s", highlight=False)
 
 
 def _report_plan(plan: dict[str, Any], as_json: bool) -> None:

@@ -12,6 +12,8 @@ from typing import Any
 BENCHMARKS: dict[str, str] = {
     "mtbench": "starling_eval.adapters.mtbench:MTBench",
     "alpacaeval": "starling_eval.adapters.alpacaeval:AlpacaEval",
+    "mmlu": "starling_eval.adapters.multiple_choice:MMLU",
+    "truthfulqa": "starling_eval.adapters.multiple_choice:TruthfulQA",
 }
 BACKENDS: dict[str, str] = {
     "hf": "starling_eval.backends.hf:HFChatModel",

@@ -165,6 +165,9 @@ class RunSpec(BaseModel):
     data_dir: str
     limit: int | None = Field(default=None, ge=1)
     seed: int = 0
+    # log-likelihood benchmarks (lm-eval): render prompts with the chat template; few-shot examples as turns
+    apply_chat_template: bool = False
+    fewshot_as_multiturn: bool = False
 
     @property
     def label(self) -> str:
@@ -185,6 +188,9 @@ class RunSpec(BaseModel):
                 payload["judge"].pop(name)
             if payload["judge"]["annotator"] is None:
                 payload["judge"].pop("annotator")  # hashes of runs made before annotators existed stay valid
+        for flag in ("apply_chat_template", "fewshot_as_multiturn"):
+            if not payload[flag]:
+                payload.pop(flag)  # hashes of runs made before these options existed stay valid
         if not payload["answers"]:
             payload.pop("answers")  # hashes of generate-only runs made before answer files existed stay valid
         return sha256_text(canonical_json(payload))[:12]

@@ -25,6 +25,8 @@ def score_tables(scores: dict[str, Any], title: str) -> list[Any]:
     models = scores.get("models", [])
     if scores.get("mode") == "alpacaeval":
         return [_alpacaeval_table(models, title)]
+    if scores.get("mode") in ("mmlu", "truthfulqa"):
+        return _multiple_choice_tables(scores["mode"], models, title)
     if scores.get("mode") == "single":
         table = Table(title=title)
         for col in ("model", "turn 1", "turn 2", "overall", "95% CI", "valid", "failed"):
@@ -68,3 +70,32 @@ def _alpacaeval_table(models: list[dict[str, Any]], title: str) -> Any:
                       _num(m["standard_error"], 2), str(m["n_wins"]), str(m["n_wins_base"]), str(m["n_draws"]),
                       str(m["n_total"]), _num(m["discrete_win_rate"], 2), str(m["avg_length"]), str(m["n_failed"]))
     return table
+
+
+def _multiple_choice_tables(mode: str, models: list[dict[str, Any]], title: str) -> list[Any]:
+    """MMLU: micro, macro and the four groups (accuracy, %); TruthfulQA: MC1 and MC2."""
+    from rich.table import Table
+
+    table = Table(title=title)
+    if mode == "mmlu":
+        groups = sorted({g for m in models for g in m["groups"]})
+        for col in ("model", "micro", "95% CI", "macro", *groups, "questions"):
+            table.add_column(col, justify="left" if col == "model" else "right")
+        for m in models:
+            table.add_row(m["model"], _pct(m["micro"]), _ci_pct(m["ci95"]), _pct(m["macro"]),
+                          *(_pct(m["groups"].get(g)) for g in groups), str(m["n"]))
+        return [table]
+    for col in ("model", "MC1", "95% CI", "MC2", "95% CI", "questions"):
+        table.add_column(col, justify="left" if col == "model" else "right")
+    for m in models:
+        table.add_row(m["model"], _pct(m["mc1"]), _ci_pct(m["mc1_ci95"]), _pct(m["mc2"]), _ci_pct(m["mc2_ci95"]),
+                      str(m["n_mc1"]))
+    return [table]
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{100 * value:.2f}"
+
+
+def _ci_pct(interval: list[float] | None) -> str:
+    return "—" if not interval else f"{100 * interval[0]:.2f}–{100 * interval[1]:.2f}"

@@ -1,0 +1,119 @@
+"""``run mmlu|truthfulqa``: lm-eval scores the model's log-likelihoods on our local data; we store records.
+
+The model spec maps onto lm-eval's own model types (``hf``, ``vllm``); lm-eval's request cache lives in the
+results root, keyed by the model's identity, so a re-run or a resumed run computes nothing twice. Every
+item's record (choice log-likelihoods, prediction, correctness) goes to the run's ``records.jsonl`` and the
+index, so gates and paired statistics work on these benchmarks as on the judged ones.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from starling_eval.backends.base import BackendError, folder_fingerprint
+from starling_eval.data import DataDir
+from starling_eval.pipeline.common import Prepared, now_iso, open_run, results_paths
+from starling_eval.registry import benchmark
+from starling_eval.spec import ModelSpec, RunSpec, canonical_json, sha256_text
+from starling_eval.store.files import write_json_atomic, write_jsonl_atomic
+from starling_eval.store.runs import SCORES, STATUS_COMPLETE, RunFolder
+
+RECORDS = "records.jsonl"
+
+
+@dataclass
+class MCResult:
+    run: RunFolder
+    manifest: dict[str, Any]
+    scores: dict[str, Any]
+
+
+def lm_eval_model(model: ModelSpec) -> tuple[str, dict[str, Any]]:
+    """lm-eval's model type and model_args for our model spec."""
+    common = {"pretrained": model.name_or_path, "dtype": model.dtype, "trust_remote_code": model.trust_remote_code}
+    if model.revision:
+        common["revision"] = model.revision
+    if model.backend == "hf":
+        return "hf", {**common, "device": model.device or _default_device()}
+    if model.backend == "vllm":
+        args = {**common, "tensor_parallel_size": model.tensor_parallel_size,
+                "data_parallel_size": model.data_parallel_size, "gpu_memory_utilization": model.gpu_memory_utilization,
+                "enforce_eager": model.enforce_eager}
+        if model.max_model_len:
+            args["max_model_len"] = model.max_model_len
+        return "vllm", args
+    raise BackendError(f"--backend {model.backend}: log-likelihood benchmarks need the model's weights "
+                       "(--backend hf or vllm); an OpenAI-compatible endpoint does not serve prompt log-likelihoods")
+
+
+def _default_device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def model_identity(spec: RunSpec) -> str:
+    """What lm-eval's request cache is keyed by, besides the requests: the weights and how they are run."""
+    model = spec.model
+    assert model is not None
+    fingerprint = folder_fingerprint(model.name_or_path) if Path(model.name_or_path).is_dir() else model.revision
+    return sha256_text(canonical_json({"backend": model.backend, "model": model.name_or_path, "weights": fingerprint,
+                                       "dtype": model.dtype, "chat": spec.apply_chat_template,
+                                       "multiturn": spec.fewshot_as_multiturn}))[:16]
+
+
+def evaluate_loglikelihood(spec: RunSpec, results_root: Path) -> MCResult:
+    started = time.time()
+    if spec.model is None:
+        raise BackendError(f"{spec.benchmark}: give --model (log-likelihood benchmarks score a model, not answer files)")
+    bench = benchmark(spec.benchmark)
+    data = DataDir(spec.data_dir)
+    for rel in bench.data_files:
+        data.require(rel)
+    model_type, model_args = lm_eval_model(spec.model)
+    tasks = bench.lm_eval_tasks(data)
+    prep = Prepared(bench, data, [], {rel: data.sha256_of(rel) for rel in bench.data_files})
+    store, cache, index = results_paths(results_root)
+    cache.close()
+    run, manifest = open_run(spec, prep, store, index, "run")
+    manifest["lm_eval"] = {"model": model_type, "model_args": model_args, "num_fewshot": bench.num_fewshot,
+                           "apply_chat_template": spec.apply_chat_template,
+                           "fewshot_as_multiturn": spec.fewshot_as_multiturn, "tasks": [t["task"] for t in tasks]}
+    run.write_manifest(manifest)
+    cache_dir = Path(results_root) / "lm_eval_cache"
+    cache_dir.mkdir(parents=True, exist_ok=True)
+
+    from lm_eval import simple_evaluate
+
+    from starling_eval.adapters.lm_eval_tasks import task_manager
+
+    logging.getLogger("lm_eval").setLevel(logging.WARNING)
+    t_eval = time.time()
+    out = simple_evaluate(
+        model=model_type, model_args=model_args, tasks=tasks, num_fewshot=bench.num_fewshot,
+        batch_size=spec.model.batch_size if model_type == "hf" else "auto", limit=spec.limit,
+        use_cache=str(cache_dir / model_identity(spec)), task_manager=task_manager(), log_samples=True,
+        bootstrap_iters=0, apply_chat_template=spec.apply_chat_template,
+        fewshot_as_multiturn=spec.fewshot_as_multiturn, random_seed=spec.seed, numpy_random_seed=spec.seed,
+        torch_random_seed=spec.seed, fewshot_random_seed=spec.seed,
+    )
+    eval_s = time.time() - t_eval
+    records = bench.records(out["samples"], spec.model.label)
+    write_jsonl_atomic(run.file(RECORDS), records)
+    scores = bench.score(records, seed=spec.seed)
+    scores_doc = {"schema_version": spec.schema_version, "run_id": run.run_id, "benchmark": spec.benchmark, **scores}
+    write_json_atomic(run.file(SCORES), scores_doc)
+    index.put_item_scores(run.run_id, [(i["key"], i["metric"], i["value"]) for i in scores["items"]])
+    manifest.update(status=STATUS_COMPLETE, finished=now_iso(), counts={"items": len(records)},
+                    timings={"lm_eval_s": round(eval_s, 3), "total_s": round(time.time() - started, 3)},
+                    lm_eval_results={k: v for k, v in out["results"].items()})
+    head = scores["models"][0]
+    manifest["summary"] = {k: head[k] for k in ("model", "micro", "macro", "mc1", "mc2", "n") if k in head}
+    run.write_manifest(manifest)
+    index.upsert_run(manifest, run.path, manifest["summary"])
+    index.close()
+    return MCResult(run=run, manifest=manifest, scores=scores_doc)

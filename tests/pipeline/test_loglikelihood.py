@@ -1,0 +1,115 @@
+"""`run mmlu|truthfulqa`: per item, the same log-likelihoods, predictions and accuracies as calling
+lm_eval.simple_evaluate directly on lm-eval's stock tasks, fed the same data through the `datasets` loaders.
+
+Both sides run at batch size 1: with padding, a float32 log-likelihood moves in the 7th digit with the
+company a request keeps in its batch, and the two runs batch different sets of tasks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from starling_eval.adapters.lm_eval_tasks import read_truthfulqa, tasks_root
+from starling_eval.adapters.mmlu_data import read_split
+from tests.conftest import cli_env, run_cli
+
+SUBJECTS = ("abstract_algebra", "virology")
+LIMIT = 3
+
+
+def _reference(tmp_path: Path, model: Path, configs: dict[str, dict], num_fewshot: int) -> dict[str, list[dict]]:
+    """lm-eval on its own stock task YAMLs (included by path), datasets from files the test writes."""
+    import yaml
+    from lm_eval import simple_evaluate
+    from lm_eval.tasks import TaskManager
+
+    folder = tmp_path / "ref_tasks"
+    folder.mkdir()
+    for name, cfg in configs.items():
+        (folder / f"{name}.yaml").write_text(yaml.safe_dump(cfg))
+    out = simple_evaluate(model="hf", model_args={"pretrained": str(model), "dtype": "float32", "device": "cpu"},
+                          tasks=list(configs), num_fewshot=num_fewshot, batch_size=1, limit=LIMIT,
+                          task_manager=TaskManager(include_path=str(folder), include_defaults=False),
+                          log_samples=True, bootstrap_iters=0)
+    return out["samples"]
+
+
+def _ours(tmp_path: Path, data_dir: Path, model: Path, benchmark: str) -> tuple[dict, list[dict]]:
+    res = run_cli("--results", str(tmp_path / "res"), "run", benchmark, "--model", str(model), "--limit", str(LIMIT),
+                  "--dtype", "float32", "--device", "cpu", "--batch-size", "1", "--json", env=cli_env(data_dir))
+    assert res.returncode == 0, res.stderr[-3000:]
+    out = json.loads(res.stdout)
+    records = [json.loads(line) for line in (Path(out["path"]) / "records.jsonl").read_text().splitlines()]
+    return out, records
+
+
+def _assert_same(records: list[dict], reference: dict[str, list[dict]]) -> int:
+    checked = 0
+    for task, samples in reference.items():
+        mine = {r["doc_id"]: r for r in records if r["task"] == task}
+        assert len(mine) == len(samples) == LIMIT, task
+        for s in samples:
+            r = mine[s["doc_id"]]
+            assert r["loglikelihoods"] == [float(x[0]) for x in s["filtered_resps"]], (task, s["doc_id"])
+            assert r["acc"] == pytest.approx(float(s["acc"]), abs=0)
+            assert r["prompt_hash"] == s["prompt_hash"] and r["target"] == s["target"]
+            checked += 1
+    return checked
+
+
+@pytest.mark.slow
+def test_mmlu_records_equal_lm_evals_own_run_item_by_item(tmp_path, data_dir, tiny_model):
+    out, records = _ours(tmp_path, data_dir, tiny_model, "mmlu")
+    row = out["models"][0]
+    assert row["n"] == 57 * LIMIT and row["n_subjects"] == 57 and set(row["groups"]) == {
+        "humanities", "other", "social_sciences", "stem"}
+    assert row["micro"] == pytest.approx(sum(r["acc"] for r in records) / len(records))
+    assert all(r["prediction"] == max(range(4), key=r["loglikelihoods"].__getitem__) for r in records)
+    assert all(r["correct"] == (r["prediction"] == r["target"]) == bool(r["acc"]) for r in records)
+    # lm-eval's stock MMLU tasks on cais/mmlu parquet files written here from the same questions
+    configs = {}
+    for subject in SUBJECTS:
+        files = {}
+        for split in ("test", "dev"):
+            path = tmp_path / "cais" / subject / f"{split}.parquet"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            pd.DataFrame(read_split(data_dir / "mmlu", subject, split)).to_parquet(path)
+            files[split] = str(path)
+        configs[f"mmlu_{subject}"] = {"include": str(tasks_root() / "mmlu" / "default" / f"mmlu_{subject}.yaml"),
+                                      "dataset_path": "parquet", "dataset_name": None,
+                                      "dataset_kwargs": {"data_files": files}}
+    reference = _reference(tmp_path, tiny_model, configs, num_fewshot=5)
+    assert _assert_same([r for r in records if r["subject"] in SUBJECTS], reference) == len(SUBJECTS) * LIMIT
+
+
+@pytest.mark.slow
+def test_truthfulqa_mc1_mc2_equal_lm_evals_own_run_item_by_item(tmp_path, data_dir, tiny_model):
+    out, records = _ours(tmp_path, data_dir, tiny_model, "truthfulqa")
+    row = out["models"][0]
+    assert (row["n_mc1"], row["n_mc2"]) == (LIMIT, LIMIT) and 0 <= row["mc2"] <= 1
+    assert all(r["category"] for r in records)  # joined from the CSV (BOM and all) on the question text
+    # lm-eval's stock tasks on the truthful_qa multiple_choice layout, as JSON lines written here
+    docs = read_truthfulqa(data_dir / "truthfulqa" / "mc_task.json", None)
+    path = tmp_path / "truthful_qa.jsonl"
+    path.write_text("".join(json.dumps({k: d[k] for k in ("question", "mc1_targets", "mc2_targets")}) + "\n"
+                            for d in docs))
+    configs = {f"truthfulqa_{m}": {"include": str(tasks_root() / "truthfulqa" / f"truthfulqa_{m}.yaml"),
+                                   "dataset_path": "json", "dataset_name": None,
+                                   "dataset_kwargs": {"data_files": {"validation": str(path)}}}
+               for m in ("mc1", "mc2")}
+    for cfg in configs.values():
+        cfg["tag"] = []
+    reference = _reference(tmp_path, tiny_model, configs, num_fewshot=0)
+    assert _assert_same(records, reference) == 2 * LIMIT
+
+
+def test_log_likelihood_runs_refuse_what_they_cannot_do(tmp_path, data_dir):
+    res = run_cli("--results", str(tmp_path), "run", "mmlu", "--model", "http://localhost:1/v1", "--model-name", "x",
+                  env=cli_env(data_dir))
+    assert res.returncode == 2 and "--backend openai: log-likelihood benchmarks need the model's weights" in res.stderr
+    res = run_cli("--results", str(tmp_path), "run", "truthfulqa", "--model", "m", "--fewshot-as-multiturn",
+                  env=cli_env(data_dir))
+    assert res.returncode == 2 and "--fewshot-as-multiturn needs --apply-chat-template" in res.stderr
