@@ -14,6 +14,9 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+VLLM_CLI = Path(os.environ.get("STARLING_EVAL_VLLM_VENV", REPO / ".venv-vllm")) / "bin" / "starling-eval"
+# vLLM on CPU in tests: the engine in-process, a 1 GiB KV cache
+VLLM_ENV = {"VLLM_ENABLE_V1_MULTIPROCESSING": "0", "VLLM_CPU_KVCACHE_SPACE": "1"}
 
 
 def _data_root() -> Path | None:
@@ -101,3 +104,13 @@ def run_cli(*args: str, env: dict[str, str] | None = None, exe: str | None = Non
     """The real console script (from the venv running the tests, or ``exe``)."""
     script = exe or str(Path(sys.executable).with_name("starling-eval"))
     return subprocess.run([script, *args], capture_output=True, text=True, env=env or cli_env(), timeout=timeout, cwd=cwd)
+
+
+@pytest.fixture(scope="session")
+def vllm_cli() -> str:
+    """The starling-eval of the vLLM environment (.venv-vllm); skipped without it, a failure under CI=true."""
+    if not VLLM_CLI.exists():
+        if IN_CI:
+            pytest.fail(f"CI=true but {VLLM_CLI} is missing (make vllm-env)")
+        pytest.skip("no vLLM environment (make vllm-env)")
+    return str(VLLM_CLI)

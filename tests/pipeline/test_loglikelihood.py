@@ -14,7 +14,7 @@ import pytest
 
 from starling_eval.adapters.lm_eval_tasks import read_truthfulqa, tasks_root
 from starling_eval.adapters.mmlu_data import read_split
-from tests.conftest import cli_env, run_cli
+from tests.conftest import VLLM_ENV, cli_env, run_cli
 
 SUBJECTS = ("abstract_algebra", "virology")
 LIMIT = 3
@@ -104,6 +104,33 @@ def test_truthfulqa_mc1_mc2_equal_lm_evals_own_run_item_by_item(tmp_path, data_d
         cfg["tag"] = []
     reference = _reference(tmp_path, tiny_model, configs, num_fewshot=0)
     assert _assert_same(records, reference) == 2 * LIMIT
+
+
+@pytest.mark.vllm
+def test_mmlu_through_lm_evals_vllm_model_agrees_with_hf(tmp_path, data_dir, tiny_model, vllm_cli):
+    args = ("run", "mmlu", "--model", str(tiny_model), "--limit", "1", "--dtype", "float32", "--json")
+    res_v = run_cli("--results", str(tmp_path / "v"), *args, "--backend", "vllm", "--enforce-eager",
+                    "--max-model-len", "2048", env=cli_env(data_dir, **VLLM_ENV), exe=vllm_cli)
+    assert res_v.returncode == 0, res_v.stderr[-3000:]
+    out_v = json.loads(res_v.stdout)  # vLLM's logs must not leak into --json output
+    res_h = run_cli("--results", str(tmp_path / "h"), *args, "--device", "cpu", env=cli_env(data_dir))
+    assert res_h.returncode == 0, res_h.stderr[-3000:]
+    out_h = json.loads(res_h.stdout)
+
+    def records(out: dict) -> dict:
+        rows = (Path(out["path"]) / "records.jsonl").read_text().splitlines()
+        return {(r["task"], r["doc_id"]): r for r in map(json.loads, rows)}
+
+    v, h = records(out_v), records(out_h)
+    assert len(v) == len(h) == 57
+    manifest = json.loads((Path(out_v["path"]) / "manifest.json").read_text())
+    assert manifest["lm_eval"]["model"] == "vllm"
+    for key, rv in v.items():
+        rh = h[key]
+        assert rv["prompt_hash"] == rh["prompt_hash"]
+        assert rv["loglikelihoods"] == pytest.approx(rh["loglikelihoods"], rel=1e-3), key  # float32, other kernels
+    # different kernels: the picks may differ only where two choices are nearly tied
+    assert sum(v[k]["prediction"] == h[k]["prediction"] for k in v) >= 55
 
 
 def test_log_likelihood_runs_refuse_what_they_cannot_do(tmp_path, data_dir):
