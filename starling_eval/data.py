@@ -53,6 +53,21 @@ def require_keys(row: Any, keys: Sequence[str], where: str, hint: str = "") -> N
         raise DataError(f"{where}: missing {', '.join(missing)}{hint}")
 
 
+def read_json_list(path: Path, what: str, option: str = "") -> list[Any]:
+    """A file holding a non-empty JSON list (alpaca_eval's files); a DataError naming the file otherwise.
+    ``what`` names the rows expected; ``option`` the command-line option that gave the path, if any."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{option + ' ' if option else ''}{path}: no such file")
+    try:
+        rows = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    if not isinstance(rows, list) or not rows:
+        raise DataError(f"{path}: expected a non-empty JSON list of {what}")
+    return rows
+
+
 def read_jsonl_rows(path: Path, required: Sequence[str], hint: str) -> list[tuple[int, dict]]:
     """(line number, object) for each non-empty line; a bad line is a DataError naming file and line."""
     rows = []

@@ -9,14 +9,13 @@ annotator's ChatML prompt as chat messages, the two outputs in alpaca_eval's see
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from starling_eval.adapters import alpacaeval_annotators as annotators
 from starling_eval.adapters.base import Sample
-from starling_eval.data import DataDir, DataError
+from starling_eval.data import DataDir, DataError, read_json_list
 from starling_eval.judges import verdicts
 from starling_eval.spec import JudgeRequest, JudgeSpec, Message
 
@@ -49,15 +48,7 @@ def judge_data_files(judge: JudgeSpec) -> list[str]:
 
 def read_model_outputs(path: Path) -> tuple[str | None, dict[str, str]]:
     """alpaca_eval's ``model_outputs.json`` → (its single ``generator``, if any; {instruction: output})."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: no such file")
-    try:
-        rows = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
-    if not isinstance(rows, list) or not rows:
-        raise DataError(f"{path}: expected a non-empty JSON list of {{instruction, output}} objects")
+    rows = read_json_list(path, "{instruction, output} objects")
     outputs: dict[str, str] = {}
     generators = set()
     for i, row in enumerate(rows):

@@ -24,7 +24,7 @@ from typing import Any
 from unittest import mock
 
 from starling_eval.adapters import alpaca_eval_lib
-from starling_eval.data import DataDir, DataError, require_keys
+from starling_eval.data import DataDir, DataError, read_json_list, require_keys
 
 REFERENCE_OUTPUTS = "alpaca_eval/results/gpt4_1106_preview/model_outputs.json"
 LC_FILES = {"df_gamed.csv": "alpaca_eval/df_gamed.csv", "instruction_difficulty.csv": "alpaca_eval/instruction_difficulty.csv"}
@@ -33,15 +33,7 @@ ANNOTATION_KEYS = ("instruction", "output_1", "output_2", "generator_2", "prefer
 
 def read_annotations(path: Path) -> list[dict[str, Any]]:
     """An alpaca_eval ``annotations.json`` (a JSON list); a bad file or row is a DataError naming it."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"--annotations {path}: no such file")
-    try:
-        rows = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
-    if not isinstance(rows, list) or not rows:
-        raise DataError(f"{path}: expected a non-empty JSON list of annotations")
+    rows = read_json_list(path, "annotations", "--annotations")
     for i, row in enumerate(rows):
         require_keys(row, ANNOTATION_KEYS, f"{path} row {i}")
     return rows
