@@ -330,21 +330,12 @@ def judge_options(fn: Any) -> Any:
     return fn
 
 
-MTBENCH_JUDGE_DEFAULTS = {"model": "gpt-4", "mode": "single", "baseline": "gpt-3.5-turbo", "annotator": None}
-
-
 def build_judge(bench: Any, o: dict[str, Any]) -> Any:
     """The JudgeSpec from the options, with what they leave out filled by the benchmark's defaults."""
     from starling_eval.judges.pricing import parse_price
     from starling_eval.spec import JudgeSpec
 
-    if hasattr(bench, "judge_defaults"):
-        defaults = bench.judge_defaults(int(o["ae_version"]) if o["ae_version"] else None, o["annotator"])
-    else:
-        for option, value in (("--version", o["ae_version"]), ("--annotator", o["annotator"])):
-            if value is not None:
-                raise InputError(f"{option} applies to alpacaeval only")
-        defaults = MTBENCH_JUDGE_DEFAULTS
+    defaults = bench.judge_defaults(int(o["ae_version"]) if o["ae_version"] else None, o["annotator"])
     price_in = price_out = None
     if o["judge_price"]:
         try:

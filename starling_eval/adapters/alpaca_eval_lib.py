@@ -12,7 +12,7 @@ import importlib
 import logging
 import warnings
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from types import ModuleType
 
@@ -21,9 +21,12 @@ def module(name: str) -> ModuleType:
     """``alpaca_eval.<name>``, imported without its import-time warnings on stderr, and without its
     ``load_dotenv()``: a ``.env`` file in the working folder must not put API keys or endpoints into our
     environment behind the user's back (keys come only from the variable named on the command line)."""
+    import sys
     from unittest import mock
 
-    with warnings.catch_warnings(), mock.patch("dotenv.load_dotenv", lambda *args, **kwargs: False):
+    first = "alpaca_eval" not in sys.modules  # only the package's first import runs its load_dotenv
+    guard = mock.patch("dotenv.load_dotenv", lambda *args, **kwargs: False) if first else nullcontext()
+    with warnings.catch_warnings(), guard:
         warnings.simplefilter("ignore")
         return importlib.import_module(f"alpaca_eval.{name}")
 

@@ -89,7 +89,7 @@ def build_requests(
             instruction = sample.meta["instruction"]
             output = (answers[model].get(sample.id) or [None])[0]
             ref = reference_outputs.get(instruction)
-            switched = annotator.randomize and annotators.is_switched(annotator, instruction)
+            switched = annotators.is_switched(annotator, instruction)
             meta = {"kind": "alpacaeval", "item_id": sample.id, "question_id": sample.meta["position"],
                     "dataset": sample.meta.get("dataset"), "instruction": instruction, "model": model,
                     "reference": reference, "annotator": annotator.name, "judge_model": judge.model,

@@ -47,6 +47,11 @@ class JudgedBenchmark(Benchmark, Protocol):
     """A benchmark whose answers a judge grades (MT-Bench, AlpacaEval). The adapter only describes: it
     builds the requests and turns the stored judgment rows into scores; the pipeline sends and stores."""
 
+    def judge_defaults(self, version: int | None, annotator: str | None) -> dict[str, Any]:
+        """What the command line leaves out: judge ``model``, ``mode``, ``baseline`` and ``annotator``
+        (``--version``/``--annotator`` choose among a benchmark's annotators; others refuse them)."""
+        ...
+
     def judge_data_files(self, judge: JudgeSpec) -> list[str]:
         """Data-dir files judging reads (prompts, references, baselines), checked before generating."""
         ...

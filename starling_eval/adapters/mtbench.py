@@ -96,6 +96,13 @@ class MTBench:
 
     # -- judging ----------------------------------------------------------------------------------
 
+    def judge_defaults(self, version: int | None, annotator: str | None) -> dict[str, Any]:
+        """FastChat's defaults: GPT-4 grading single answers; gpt-3.5-turbo as the pairwise baseline."""
+        for option, value in (("--version", version), ("--annotator", annotator)):
+            if value is not None:
+                raise DataError(f"{option} applies to alpacaeval only")
+        return {"model": "gpt-4", "mode": "single", "baseline": "gpt-3.5-turbo", "annotator": None}
+
     def judge_data_files(self, judge: JudgeSpec) -> list[str]:
         return mtbench_judge.judge_data_files(judge)
 

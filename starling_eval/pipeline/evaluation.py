@@ -152,8 +152,7 @@ def _judging_summary(spec: RunSpec, rows: list[dict], tally: JudgeTally, missing
         "judge": {"model": judge.model, "base_url": judge.base_url or "api.openai.com", "mode": judge.mode,
                   "reference": judge.reference, "baseline": judge.baseline if judge.mode == "pairwise-baseline" else None,
                   "annotator": judge.annotator},
-        "counts": {**tally.as_dict(), "not_judgeable": sum(bool(r.get("failure")) for r in missing),
-                   "decided_without_call": sum(not r.get("failure") for r in missing), "failed_by_kind": failures},
+        "counts": {**tally.as_dict(), **_decided_without_call(missing), "failed_by_kind": failures},
         "usage": {
             "paid_now": {"prompt_tokens": tally.prompt_tokens, "completion_tokens": tally.completion_tokens,
                          "cost_usd": price.cost(tally.prompt_tokens, tally.completion_tokens)},
@@ -162,6 +161,12 @@ def _judging_summary(spec: RunSpec, rows: list[dict], tally: JudgeTally, missing
             "price": {"prompt_per_1m": price.prompt, "completion_per_1m": price.completion, "source": price.source},
         },
     }
+
+
+def _decided_without_call(rows: list[dict]) -> dict[str, int]:
+    """The adapter's rows settled without a judge: failures (an answer missing) and verdicts (identical outputs)."""
+    failed = sum(bool(r.get("failure")) for r in rows)
+    return {"not_judgeable": failed, "decided_without_call": len(rows) - failed}
 
 
 def _item_scores(scores: dict[str, Any]) -> list[tuple[str, str, float | None]]:
@@ -231,8 +236,7 @@ def plan(spec: RunSpec, results_root: Path) -> dict[str, Any]:
         "judge_requests": len(requests),
         "judge_calls": len(todo),
         "judge_from_cache": len(requests) - len(todo),
-        "not_judgeable": sum(bool(r.get("failure")) for r in missing),
-        "decided_without_call": sum(not r.get("failure") for r in missing),
+        **_decided_without_call(missing),
         "estimated_prompt_tokens": prompt_tokens,
         "estimated_completion_tokens": completion_tokens,
         "estimated_cost_usd": price.cost(prompt_tokens, completion_tokens),
