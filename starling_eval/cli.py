@@ -154,7 +154,8 @@ def build_spec(benchmark: str, o: dict[str, Any], judge: Any = None, answers: li
     common = dict(benchmark=benchmark, max_new_tokens=o["max_new_tokens"], temperature=o["temperature"], judge=judge,
                   data_dir=str(DataDir(o["data_dir"]).root), limit=o["limit"], seed=o["seed"],
                   apply_chat_template=o.get("apply_chat_template", False),
-                  fewshot_as_multiturn=o.get("fewshot_as_multiturn", False))
+                  fewshot_as_multiturn=_fewshot_as_multiturn(o), source=o.get("source"),
+                  subjects=o.get("subject_list"))
     if answers:
         if o["model"]:
             raise InputError("give either --model (generate, then judge) or --answers (judge existing answers), not both")
@@ -162,6 +163,12 @@ def build_spec(benchmark: str, o: dict[str, Any], judge: Any = None, answers: li
     if not o["model"]:
         raise InputError("missing option --model (an HF hub id, a local checkpoint folder or an endpoint URL)")
     return RunSpec(model=_model_spec(o), **common)
+
+
+def _fewshot_as_multiturn(o: dict[str, Any]) -> bool:
+    """lm-eval's CLI rule: few-shot examples go as chat turns when the chat template is applied, unless told not."""
+    given = o.get("fewshot_as_multiturn")
+    return bool(o.get("apply_chat_template")) if given is None else given
 
 
 def _model_spec(o: dict[str, Any]) -> Any:
@@ -321,8 +328,14 @@ def judge_options(fn: Any) -> Any:
         click.option("--retry-failed", is_flag=True, help="Ask again the judgments that failed or did not parse."),
         click.option("--apply-chat-template", is_flag=True,
                      help="mmlu/truthfulqa: render prompts with the model's chat template (lm-eval's option)."),
-        click.option("--fewshot-as-multiturn", is_flag=True,
-                     help="mmlu/truthfulqa: with --apply-chat-template, give few-shot examples as chat turns."),
+        click.option("--fewshot-as-multiturn/--no-fewshot-as-multiturn", default=None,
+                     help="mmlu/truthfulqa: give few-shot examples as chat turns [default: on with "
+                          "--apply-chat-template, as in lm-eval's CLI]."),
+        click.option("--mmlu-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+                     help="mmlu: read MMLU from this folder instead of the data directory: the data directory's "
+                          "CSVs, the original Hendrycks CSVs ({dev,test}/<subject>_<split>.csv) or cais/mmlu parquet."),
+        click.option("--subject", "subjects", multiple=True,
+                     help="mmlu: only this subject (repeatable), e.g. --subject virology [default: all 57]."),
         click.option("--dry-run", is_flag=True, help="Print calls, estimated tokens and cost; call nothing."),
     ]
     for option in reversed(options):
@@ -385,6 +398,7 @@ def run(ctx: click.Context, benchmark: str, **options: Any) -> None:
     if getattr(bench, "kind", None) == "loglikelihood":
         _run_loglikelihood(ctx, benchmark, options)
         return
+    _refuse_options(benchmark, options, LOGLIKELIHOOD_OPTIONS, "mmlu and truthfulqa")
     if not hasattr(bench, "score"):
         raise InputError(
             f"{benchmark}: judging and scoring are not available in this version; "
@@ -401,13 +415,53 @@ def run(ctx: click.Context, benchmark: str, **options: Any) -> None:
     _report_evaluation(result, options["as_json"])
 
 
+# options that belong to one family of benchmarks: (option key, its flag)
+LOGLIKELIHOOD_OPTIONS = (("apply_chat_template", "--apply-chat-template"),
+                         ("fewshot_as_multiturn", "--fewshot-as-multiturn"), ("mmlu_dir", "--mmlu-dir"),
+                         ("subjects", "--subject"))
+JUDGE_OPTIONS = (("judge_model", "--judge-model"), ("judge_base_url", "--judge-base-url"),
+                 ("judge_mode", "--judge-mode"), ("baseline", "--baseline"), ("ae_version", "--version"),
+                 ("annotator", "--annotator"), ("judge_price", "--judge-price"), ("retry_failed", "--retry-failed"))
+
+
+def _refuse_options(benchmark: str, options: dict[str, Any], family: tuple[tuple[str, str], ...], owner: str) -> None:
+    """An option another kind of benchmark reads is an error here, not silently ignored."""
+    for key, flag in family:
+        if options.get(key):
+            raise InputError(f"{flag}: {benchmark} does not use it (it is for {owner})")
+
+
+def _mmlu_selection(benchmark: str, options: dict[str, Any]) -> None:
+    """--mmlu-dir as a SourceDir (its content hashed, its layout checked) and --subject as checked names."""
+    from starling_eval.adapters import lm_eval_tasks, mmlu_data
+    from starling_eval.spec import SourceDir
+
+    if benchmark != "mmlu":
+        _refuse_options(benchmark, options, LOGLIKELIHOOD_OPTIONS[2:], "mmlu")
+        return
+    if options["mmlu_dir"] is not None:
+        root = options["mmlu_dir"].resolve()
+        if not root.is_dir():
+            raise InputError(f"--mmlu-dir {options['mmlu_dir']}: no such folder")
+        hashes = mmlu_data.file_hashes(root)  # a DataError (no MMLU files there) names the folder
+        options["source"] = SourceDir(path=str(root), sha256=mmlu_data.folder_sha256(hashes))
+    known = lm_eval_tasks.mmlu_subjects()
+    for subject in options["subjects"]:
+        if subject not in known:
+            raise InputError(f"--subject {subject}: not an MMLU subject (e.g. {', '.join(list(known)[:3])}, ...)")
+    if options["subjects"]:
+        options["subject_list"] = sorted(set(options["subjects"]))
+
+
 def _run_loglikelihood(ctx: click.Context, benchmark: str, options: dict[str, Any]) -> None:
     """MMLU / TruthfulQA: lm-eval scores the model's log-likelihoods; no judge, no generation."""
     from starling_eval import pipeline
 
+    _refuse_options(benchmark, options, JUDGE_OPTIONS, "judged benchmarks")
+    _mmlu_selection(benchmark, options)
     if options["answer_files"]:
         raise InputError(f"--answers: {benchmark} scores a model's log-likelihoods; give --model")
-    if options["fewshot_as_multiturn"] and not options["apply_chat_template"]:
+    if options["fewshot_as_multiturn"] is True and not options["apply_chat_template"]:
         raise InputError("--fewshot-as-multiturn needs --apply-chat-template")
     if options["dry_run"]:
         raise InputError(f"--dry-run: {benchmark} calls no paid API; run it")

@@ -133,6 +133,14 @@ class AnswerFile(BaseModel):
     sha256: str
 
 
+class SourceDir(BaseModel):
+    """A benchmark's data read from a folder of the user's instead of the data directory (``--mmlu-dir``):
+    where it lies, and a sha256 over the names and contents of its data files, so the run knows what it read."""
+
+    path: str
+    sha256: str
+
+
 class JudgeRequest(BaseModel):
     """One call to a judge, as an adapter describes it: the conversation, the decoding, how to read the
     verdict (``output_format``), and what it is about (``meta``: item, turn, model or models, prompt name)."""
@@ -168,6 +176,9 @@ class RunSpec(BaseModel):
     # log-likelihood benchmarks (lm-eval): render prompts with the chat template; few-shot examples as turns
     apply_chat_template: bool = False
     fewshot_as_multiturn: bool = False
+    # MMLU: read from this folder (any of the three layouts) instead of the data directory; only these subjects
+    source: SourceDir | None = None
+    subjects: list[str] | None = None
 
     @property
     def label(self) -> str:
@@ -191,6 +202,11 @@ class RunSpec(BaseModel):
         for flag in ("apply_chat_template", "fewshot_as_multiturn"):
             if not payload[flag]:
                 payload.pop(flag)  # hashes of runs made before these options existed stay valid
+        if payload["source"] is not None:
+            payload["source"].pop("path")  # what the folder holds matters, not where it lies
+        for optional in ("source", "subjects"):
+            if payload[optional] is None:
+                payload.pop(optional)  # hashes of runs made before these options existed stay valid
         if not payload["answers"]:
             payload.pop("answers")  # hashes of generate-only runs made before answer files existed stay valid
         return sha256_text(canonical_json(payload))[:12]

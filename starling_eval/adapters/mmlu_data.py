@@ -34,6 +34,23 @@ def detect_layout(root: Path) -> str:
     raise DataError(f"{root}: no MMLU files (expected test/<subject>_test.csv, or <subject>/test-*.parquet)")
 
 
+def file_hashes(root: Path) -> dict[str, str]:
+    """sha256 of every MMLU data file (CSV or parquet) under ``root``, by path relative to it."""
+    from starling_eval.data import sha256_file
+
+    root = Path(root)
+    detect_layout(root)
+    files = sorted(p for p in root.rglob("*") if p.suffix in (".csv", ".parquet") and p.is_file())
+    return {str(p.relative_to(root)): sha256_file(p) for p in files}
+
+
+def folder_sha256(hashes: dict[str, str]) -> str:
+    """One hash for a folder's ``file_hashes``: a run's identity follows the content, not the location."""
+    import hashlib
+
+    return hashlib.sha256("".join(f"{rel}\t{h}\n" for rel, h in sorted(hashes.items())).encode()).hexdigest()
+
+
 def read_split(root: Path, subject: str, split: str) -> list[Doc]:
     """One subject's split, in file order."""
     root = Path(root)

@@ -11,10 +11,12 @@ on the true answers, from ``process_results_mc2``). Scores are computed from tho
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
-from starling_eval.adapters import lm_eval_tasks
+from starling_eval.adapters import lm_eval_tasks, mmlu_data
 from starling_eval.data import DataDir, manifest
+from starling_eval.spec import RunSpec
 from starling_eval.stats import mean
 
 Record = dict[str, Any]
@@ -71,8 +73,23 @@ class MMLU:
     def data_files(self) -> tuple[str, ...]:
         return tuple(sorted(p for p in manifest() if p.startswith("mmlu/") and p.endswith(".csv")))
 
-    def lm_eval_tasks(self, data: DataDir) -> list[dict[str, Any]]:
-        return [lm_eval_tasks.mmlu_task(data.path("mmlu"), subject) for subject in lm_eval_tasks.mmlu_subjects()]
+    def input_hashes(self, spec: RunSpec, data: DataDir) -> dict[str, str]:
+        """The files the run reads, checked, with their sha256: the data directory's CSVs of the chosen
+        subjects, or every data file of ``--mmlu-dir``."""
+        if spec.source is not None:
+            root = Path(spec.source.path)
+            return {str(root / rel): h for rel, h in mmlu_data.file_hashes(root).items()}
+        subjects = set(self.subjects(spec))
+        chosen = [rel for rel in self.data_files if Path(rel).stem.rsplit("_", 1)[0] in subjects]
+        return {rel: data.sha256_of(rel) for rel in chosen}
+
+    @staticmethod
+    def subjects(spec: RunSpec) -> list[str]:
+        return spec.subjects or list(lm_eval_tasks.mmlu_subjects())
+
+    def lm_eval_tasks(self, spec: RunSpec, data: DataDir) -> list[dict[str, Any]]:
+        source = Path(spec.source.path) if spec.source is not None else data.path("mmlu")
+        return [lm_eval_tasks.mmlu_task(source, subject) for subject in self.subjects(spec)]
 
     def records(self, samples: Mapping[str, Sequence[Mapping[str, Any]]], model: str) -> list[Record]:
         return records_from_samples(samples, model, lm_eval_tasks.mmlu_subjects())
@@ -98,7 +115,10 @@ class TruthfulQA:
     num_fewshot = 0  # the 6-shot QA preamble is part of lm-eval's prompt
     data_files = ("truthfulqa/mc_task.json", "truthfulqa/TruthfulQA.csv")
 
-    def lm_eval_tasks(self, data: DataDir) -> list[dict[str, Any]]:
+    def input_hashes(self, spec: RunSpec, data: DataDir) -> dict[str, str]:
+        return {rel: data.sha256_of(rel) for rel in self.data_files}
+
+    def lm_eval_tasks(self, spec: RunSpec, data: DataDir) -> list[dict[str, Any]]:
         docs = lm_eval_tasks.read_truthfulqa(data.require(self.data_files[0]), data.require(self.data_files[1]))
         return lm_eval_tasks.truthfulqa_tasks(docs)
 

@@ -19,8 +19,8 @@ def _shared_rows(data_dir, subject, split):
         return list(csv.DictReader(fh))
 
 
-def _write_hendrycks(root, data_dir):
-    for subject in SUBJECTS:
+def write_hendrycks(root, data_dir, subjects=SUBJECTS):
+    for subject in subjects:
         for split in mmlu_data.SPLITS:
             (root / split).mkdir(parents=True, exist_ok=True)
             with open(root / split / f"{subject}_{split}.csv", "w", newline="", encoding="utf-8") as fh:
@@ -30,10 +30,10 @@ def _write_hendrycks(root, data_dir):
                                      "ABCD"[int(r["answer"])]])
 
 
-def _write_parquet(root, data_dir, *, by_subject: bool):
+def write_parquet(root, data_dir, subjects=SUBJECTS, *, by_subject: bool):
     for split in mmlu_data.SPLITS:
         frames = []
-        for subject in SUBJECTS:
+        for subject in subjects:
             rows = [{"question": r["question"], "subject": subject,
                      "choices": [r["choice0"], r["choice1"], r["choice2"], r["choice3"]], "answer": int(r["answer"])}
                     for r in _shared_rows(data_dir, subject, split)]
@@ -49,9 +49,9 @@ def _write_parquet(root, data_dir, *, by_subject: bool):
 
 def test_the_three_layouts_give_the_same_documents(tmp_path, data_dir):
     hendrycks, parquet, parquet_all = tmp_path / "hendrycks", tmp_path / "cais", tmp_path / "cais_all"
-    _write_hendrycks(hendrycks, data_dir)
-    _write_parquet(parquet, data_dir, by_subject=True)
-    _write_parquet(parquet_all, data_dir, by_subject=False)
+    write_hendrycks(hendrycks, data_dir)
+    write_parquet(parquet, data_dir, by_subject=True)
+    write_parquet(parquet_all, data_dir, by_subject=False)
     assert mmlu_data.detect_layout(parquet) == "parquet" and mmlu_data.detect_layout(hendrycks) == "csv"
     for subject in SUBJECTS:
         for split in mmlu_data.SPLITS:

@@ -14,36 +14,59 @@ import pytest
 
 from starling_eval.adapters.lm_eval_tasks import read_truthfulqa, tasks_root
 from starling_eval.adapters.mmlu_data import read_split
+from tests.adapters.test_mmlu_data import write_hendrycks, write_parquet
 from tests.conftest import VLLM_ENV, cli_env, run_cli
 
 SUBJECTS = ("abstract_algebra", "virology")
 LIMIT = 3
 
 
-def _reference(tmp_path: Path, model: Path, configs: dict[str, dict], num_fewshot: int) -> dict[str, list[dict]]:
+def _reference(tmp_path: Path, model: Path, configs: dict[str, dict], num_fewshot: int,
+               **chat: bool) -> dict[str, list[dict]]:
     """lm-eval on its own stock task YAMLs (included by path), datasets from files the test writes."""
     import yaml
     from lm_eval import simple_evaluate
     from lm_eval.tasks import TaskManager
 
     folder = tmp_path / "ref_tasks"
-    folder.mkdir()
+    folder.mkdir(parents=True)
     for name, cfg in configs.items():
         (folder / f"{name}.yaml").write_text(yaml.safe_dump(cfg))
     out = simple_evaluate(model="hf", model_args={"pretrained": str(model), "dtype": "float32", "device": "cpu"},
                           tasks=list(configs), num_fewshot=num_fewshot, batch_size=1, limit=LIMIT,
                           task_manager=TaskManager(include_path=str(folder), include_defaults=False),
-                          log_samples=True, bootstrap_iters=0)
+                          log_samples=True, bootstrap_iters=0, **{"fewshot_as_multiturn": False, **chat})
     return out["samples"]
 
 
-def _ours(tmp_path: Path, data_dir: Path, model: Path, benchmark: str) -> tuple[dict, list[dict]]:
-    res = run_cli("--results", str(tmp_path / "res"), "run", benchmark, "--model", str(model), "--limit", str(LIMIT),
-                  "--dtype", "float32", "--device", "cpu", "--batch-size", "1", "--json", env=cli_env(data_dir))
+def _ours(tmp_path: Path, data_dir: Path, model: Path, benchmark: str, *extra: str,
+          limit: int = LIMIT) -> tuple[dict, list[dict]]:
+    res = run_cli("--results", str(tmp_path / "res"), "run", benchmark, "--model", str(model), "--limit", str(limit),
+                  "--dtype", "float32", "--device", "cpu", "--batch-size", "1", "--json", *extra,
+                  env=cli_env(data_dir))
     assert res.returncode == 0, res.stderr[-3000:]
     out = json.loads(res.stdout)
-    records = [json.loads(line) for line in (Path(out["path"]) / "records.jsonl").read_text().splitlines()]
-    return out, records
+    return out, _records(out)
+
+
+def _records(out: dict) -> list[dict]:
+    return [json.loads(line) for line in (Path(out["path"]) / "records.jsonl").read_text().splitlines()]
+
+
+def _mmlu_configs(tmp_path: Path, data_dir: Path) -> dict[str, dict]:
+    """lm-eval's stock MMLU task YAMLs over cais/mmlu parquet files written here from the same questions."""
+    configs = {}
+    for subject in SUBJECTS:
+        files = {}
+        for split in ("test", "dev"):
+            path = tmp_path / "cais" / subject / f"{split}.parquet"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            pd.DataFrame(read_split(data_dir / "mmlu", subject, split)).to_parquet(path)
+            files[split] = str(path)
+        configs[f"mmlu_{subject}"] = {"include": str(tasks_root() / "mmlu" / "default" / f"mmlu_{subject}.yaml"),
+                                      "dataset_path": "parquet", "dataset_name": None,
+                                      "dataset_kwargs": {"data_files": files}}
+    return configs
 
 
 def _assert_same(records: list[dict], reference: dict[str, list[dict]]) -> int:
@@ -69,20 +92,69 @@ def test_mmlu_records_equal_lm_evals_own_run_item_by_item(tmp_path, data_dir, ti
     assert row["micro"] == pytest.approx(sum(r["acc"] for r in records) / len(records))
     assert all(r["prediction"] == max(range(4), key=r["loglikelihoods"].__getitem__) for r in records)
     assert all(r["correct"] == (r["prediction"] == r["target"]) == bool(r["acc"]) for r in records)
-    # lm-eval's stock MMLU tasks on cais/mmlu parquet files written here from the same questions
-    configs = {}
-    for subject in SUBJECTS:
-        files = {}
-        for split in ("test", "dev"):
-            path = tmp_path / "cais" / subject / f"{split}.parquet"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            pd.DataFrame(read_split(data_dir / "mmlu", subject, split)).to_parquet(path)
-            files[split] = str(path)
-        configs[f"mmlu_{subject}"] = {"include": str(tasks_root() / "mmlu" / "default" / f"mmlu_{subject}.yaml"),
-                                      "dataset_path": "parquet", "dataset_name": None,
-                                      "dataset_kwargs": {"data_files": files}}
-    reference = _reference(tmp_path, tiny_model, configs, num_fewshot=5)
+    reference = _reference(tmp_path, tiny_model, _mmlu_configs(tmp_path, data_dir), num_fewshot=5)
     assert _assert_same([r for r in records if r["subject"] in SUBJECTS], reference) == len(SUBJECTS) * LIMIT
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("multiturn", [True, False])
+def test_chat_template_prompts_equal_lm_evals_own(tmp_path, data_dir, tiny_model, multiturn):
+    """--apply-chat-template (few-shot as turns by default, as lm-eval's CLI) renders lm-eval's chat prompts."""
+    extra = ["--apply-chat-template"] + ([] if multiturn else ["--no-fewshot-as-multiturn"])
+    subjects = [a for s in SUBJECTS for a in ("--subject", s)]
+    out, records = _ours(tmp_path, data_dir, tiny_model, "mmlu", *extra, *subjects)
+    assert out["models"][0]["n_subjects"] == len(SUBJECTS)
+    lm_eval_args = json.loads((Path(out["path"]) / "manifest.json").read_text())["lm_eval"]
+    assert (lm_eval_args["apply_chat_template"], lm_eval_args["fewshot_as_multiturn"]) == (True, multiturn)
+    reference = _reference(tmp_path, tiny_model, _mmlu_configs(tmp_path, data_dir), num_fewshot=5,
+                           apply_chat_template=True, fewshot_as_multiturn=multiturn)
+    assert _assert_same(records, reference) == len(SUBJECTS) * LIMIT
+    plain = _reference(tmp_path / "plain", tiny_model, _mmlu_configs(tmp_path, data_dir), num_fewshot=5)
+    assert all(s["prompt_hash"] != p["prompt_hash"] for s, p in zip(reference["mmlu_virology"],
+                                                                    plain["mmlu_virology"], strict=True))
+
+
+@pytest.mark.slow
+def test_mmlu_dir_reads_hendrycks_csvs_and_cais_parquet_as_the_data_directory(tmp_path, data_dir, tiny_model):
+    hendrycks, parquet = tmp_path / "hendrycks", tmp_path / "cais"
+    write_hendrycks(hendrycks, data_dir, SUBJECTS)
+    write_parquet(parquet, data_dir, SUBJECTS, by_subject=True)
+    subjects = [a for s in SUBJECTS for a in ("--subject", s)]
+    runs = {name: _ours(tmp_path, data_dir, tiny_model, "mmlu", *subjects, *extra)
+            for name, extra in [("data", []), ("hendrycks", ["--mmlu-dir", str(hendrycks)]),
+                                ("parquet", ["--mmlu-dir", str(parquet)])]}
+    keyed = {name: {(r["task"], r["doc_id"]): (r["loglikelihoods"], r["target"], r["prompt_hash"]) for r in records}
+             for name, (_, records) in runs.items()}
+    assert len(keyed["data"]) == len(SUBJECTS) * LIMIT and keyed["data"] == keyed["hendrycks"] == keyed["parquet"]
+    manifests = {name: json.loads((Path(out["path"]) / "manifest.json").read_text()) for name, (out, _) in runs.items()}
+    assert sorted(manifests["data"]["data_files"]) == sorted(f"mmlu/{split}/{s}_{split}.csv" for s in SUBJECTS
+                                                             for split in ("dev", "test"))
+    assert sorted(manifests["parquet"]["data_files"]) == [str(parquet / s / f"{split}-00000-of-00001.parquet")
+                                                          for s in SUBJECTS for split in ("dev", "test")]
+    assert manifests["hendrycks"]["spec"]["source"]["path"] == str(hendrycks.resolve())
+    assert len({m["spec_hash"] for m in manifests.values()}) == 3  # different files, different runs
+    # the content, not the place, is the identity: a moved copy is the same spec
+    moved = tmp_path / "moved"
+    hendrycks.rename(moved)
+    again, _ = _ours(tmp_path, data_dir, tiny_model, "mmlu", *subjects, "--mmlu-dir", str(moved))
+    assert json.loads((Path(again["path"]) / "manifest.json").read_text())["spec_hash"] == \
+        manifests["hendrycks"]["spec_hash"]
+
+
+def test_mmlu_options_are_checked(tmp_path, data_dir):
+    def run(*args: str):
+        return run_cli("--results", str(tmp_path), "run", *args, "--model", "m", env=cli_env(data_dir))
+
+    res = run("mmlu", "--mmlu-dir", str(tmp_path))
+    assert res.returncode == 2 and f"{tmp_path}: no MMLU files" in res.stderr
+    res = run("mmlu", "--subject", "astrology")
+    assert res.returncode == 2 and "--subject astrology: not an MMLU subject" in res.stderr
+    res = run("truthfulqa", "--subject", "virology")
+    assert res.returncode == 2 and "--subject: truthfulqa does not use it (it is for mmlu)" in res.stderr
+    res = run("mmlu", "--judge-model", "gpt-4")
+    assert res.returncode == 2 and "--judge-model: mmlu does not use it" in res.stderr
+    res = run("mtbench", "--apply-chat-template")
+    assert res.returncode == 2 and "--apply-chat-template: mtbench does not use it" in res.stderr
 
 
 @pytest.mark.slow
@@ -140,3 +212,57 @@ def test_log_likelihood_runs_refuse_what_they_cannot_do(tmp_path, data_dir):
     res = run_cli("--results", str(tmp_path), "run", "truthfulqa", "--model", "m", "--fewshot-as-multiturn",
                   env=cli_env(data_dir))
     assert res.returncode == 2 and "--fewshot-as-multiturn needs --apply-chat-template" in res.stderr
+
+
+def _cached_requests(results: Path) -> int:
+    """Rows in lm-eval's request cache (a sqlitedict table) under a results root; 0 before it exists."""
+    import sqlite3
+
+    files = list(results.glob("lm_eval_cache/*.db"))
+    if not files:
+        return 0
+    try:
+        with sqlite3.connect(f"file:{files[0]}?mode=ro", uri=True, timeout=1) as db:
+            return db.execute("SELECT COUNT(*) FROM unnamed").fetchone()[0]
+    except sqlite3.OperationalError:  # the table not made yet, or locked for a write
+        return 0
+
+
+@pytest.mark.slow
+def test_a_killed_mmlu_run_resumes_from_lm_evals_request_cache(tmp_path, data_dir, tiny_model):
+    """kill -9 part-way through scoring; the re-run takes up the same run, keeps the requests already scored,
+    and ends with the records of an uninterrupted run (batch size 1: a cached and a recomputed value agree)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    args = ["run", "mmlu", "--model", str(tiny_model), "--subject", "abstract_algebra", "--subject", "virology",
+            "--dtype", "float32", "--device", "cpu", "--batch-size", "1", "--json"]
+    total = 4 * (100 + 166)  # the two subjects' test questions, four choices each
+    results = tmp_path / "killed"
+    proc = subprocess.Popen([str(Path(sys.executable).with_name("starling-eval")), "--results", str(results), *args],
+                            env=cli_env(data_dir), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while proc.poll() is None and time.time() < deadline and _cached_requests(results) < 40:
+        time.sleep(0.01)
+    assert proc.poll() is None, "the run ended before it could be killed"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    kept = _cached_requests(results)
+    assert 40 <= kept < total
+    killed_run = next(results.glob("runs/*/manifest.json"))
+    assert json.loads(killed_run.read_text())["status"] == "running"
+
+    res = run_cli("--results", str(results), *args, env=cli_env(data_dir))
+    assert res.returncode == 0, res.stderr[-3000:]
+    resumed = json.loads(res.stdout)
+    manifest = json.loads((Path(resumed["path"]) / "manifest.json").read_text())
+    assert Path(resumed["path"]) == killed_run.parent and manifest["resumed"] == 1
+    assert _cached_requests(results) == total
+
+    res = run_cli("--results", str(tmp_path / "whole"), *args, env=cli_env(data_dir))
+    assert res.returncode == 0, res.stderr[-3000:]
+    whole = json.loads(res.stdout)
+    assert _records(resumed) == _records(whole) and resumed["models"] == whole["models"]
