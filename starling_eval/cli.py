@@ -343,6 +343,60 @@ def judge_options(fn: Any) -> Any:
     return fn
 
 
+# conventional setups of the Starling reward models (their model cards): backbone, head and format
+RM_PRESETS = {
+    "starling-rm-7b": {"kind": "value-head", "backbone": "meta-llama/Llama-2-7b-chat-hf", "format": "starling-rm-7b"},
+    "starling-rm-34b": {"kind": "value-head", "backbone": "01-ai/Yi-34B-Chat", "format": "starling-rm-34b"},
+}
+
+
+def reward_options(fn: Any) -> Any:
+    options = [
+        click.option("--reward-model", default=None,
+                     help="Evaluate a reward model on BENCHMARK's preference pairs (truthfulqa, hh, safe-rlhf, arena, "
+                          "nectar): a folder or hub id."),
+        click.option("--rm-preset", type=click.Choice(sorted(RM_PRESETS)), default=None,
+                     help="Starling-RM setup: value head on Llama-2-7b-chat (7b) or Yi-34B-Chat (34b), their format."),
+        click.option("--rm-kind", type=click.Choice(["seq-cls", "value-head"]), default=None,
+                     help="seq-cls: AutoModelForSequenceClassification; value-head: a causal LM with a linear head "
+                          "from a checkpoint file (Starling-RM) [default: seq-cls, or the preset's]."),
+        click.option("--rm-backbone", default=None, help="value-head: the causal LM under the head [default: the preset's]."),
+        click.option("--rm-head-file", default=None, type=click.Path(dir_okay=False),
+                     help="value-head: the checkpoint file [default: the *.pt or *model.bin in the reward-model folder]."),
+        click.option("--rm-format", default=None,
+                     help="Conversation format: starling-rm-7b, starling-rm-34b, a FastChat template name or a Jinja "
+                          "file [default: the preset's, else the tokenizer's chat template]."),
+        click.option("--rm-max-length", default=2048, show_default=True, type=click.IntRange(min=8),
+                     help="Tokens per conversation; longer ones are cut (counted in the manifest)."),
+        click.option("--rm-truncation-side", type=click.Choice(["left", "right"]), default="left", show_default=True,
+                     help="Which end to cut: left keeps the replies being compared."),
+        click.option("--rm-padding-side", type=click.Choice(["left", "right"]), default="right", show_default=True,
+                     help="Padding side in a batch (rewards do not depend on it; recorded)."),
+        click.option("--rewardbench-json", default=None, type=click.Path(dir_okay=False, path_type=Path),
+                     help="Also write the accuracies as a RewardBench-style results JSON."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+REWARD_OPTIONS = (("rm_preset", "--rm-preset"), ("rm_kind", "--rm-kind"), ("rm_backbone", "--rm-backbone"),
+                  ("rm_head_file", "--rm-head-file"), ("rm_format", "--rm-format"),
+                  ("rewardbench_json", "--rewardbench-json"))
+
+
+def build_reward_spec(o: dict[str, Any]) -> Any:
+    from starling_eval.spec import RewardSpec
+
+    preset = RM_PRESETS.get(o["rm_preset"] or "", {})
+    return RewardSpec(name_or_path=o["reward_model"], display_name=o["model_name"], revision=o["revision"],
+                      kind=o["rm_kind"] or preset.get("kind", "seq-cls"), backbone=o["rm_backbone"] or preset.get("backbone"),
+                      head_file=o["rm_head_file"], format=o["rm_format"] or preset.get("format"),
+                      max_length=o["rm_max_length"], truncation_side=o["rm_truncation_side"],
+                      padding_side=o["rm_padding_side"], dtype=o["dtype"], device=o["device"],
+                      batch_size=o["batch_size"], trust_remote_code=o["trust_remote_code"])
+
+
 def build_judge(bench: Any, o: dict[str, Any]) -> Any:
     """The JudgeSpec from the options, with what they leave out filled by the benchmark's defaults."""
     from starling_eval.judges.pricing import parse_price
@@ -387,14 +441,22 @@ def answer_sources(bench: Any, paths: tuple[Path, ...]) -> list[Any]:
 @click.argument("benchmark")
 @model_options
 @judge_options
+@reward_options
 @click.pass_context
 @_input_errors
 def run(ctx: click.Context, benchmark: str, **options: Any) -> None:
-    """Run BENCHMARK end to end: generate → judge → score → store. Resumes an unfinished identical run."""
-    from starling_eval import pipeline
-    from starling_eval.registry import benchmark as get_benchmark
+    """Run BENCHMARK end to end: generate → judge → score → store. Resumes an unfinished identical run.
 
-    bench = get_benchmark(benchmark)
+    With --reward-model, score a reward model on BENCHMARK's preference pairs instead."""
+    from starling_eval import pipeline, registry
+
+    if options["reward_model"]:
+        _run_reward_pairs(ctx, benchmark, options)
+        return
+    _refuse_options(benchmark, options, REWARD_OPTIONS, "reward models (--reward-model)")
+    if benchmark in registry.REWARD_BENCHMARKS and benchmark not in registry.benchmark_names():
+        raise InputError(f"{benchmark} scores reward models on preference pairs: give --reward-model")
+    bench = registry.benchmark(benchmark)
     if getattr(bench, "kind", None) == "loglikelihood":
         _run_loglikelihood(ctx, benchmark, options)
         return
@@ -451,6 +513,50 @@ def _mmlu_selection(benchmark: str, options: dict[str, Any]) -> None:
             raise InputError(f"--subject {subject}: not an MMLU subject (e.g. {', '.join(list(known)[:3])}, ...)")
     if options["subjects"]:
         options["subject_list"] = sorted(set(options["subjects"]))
+
+
+def _run_reward_pairs(ctx: click.Context, benchmark: str, options: dict[str, Any]) -> None:
+    """An RM on preference pairs: accuracy beside the longer-reply baseline, per track."""
+    from starling_eval import registry
+    from starling_eval.data import DataDir
+    from starling_eval.pipeline.reward_pairs import evaluate_pairs
+    from starling_eval.spec import RunSpec
+
+    if options["model"] or options["answer_files"]:
+        raise InputError("give either --reward-model (score preference pairs) or --model/--answers, not both")
+    _refuse_options(benchmark, options, JUDGE_OPTIONS + LOGLIKELIHOOD_OPTIONS + (("dry_run", "--dry-run"),),
+                    "other benchmarks")
+    registry.reward_benchmark(benchmark)  # an unknown name is exit 2 before any model loads
+    spec = RunSpec(benchmark=benchmark, reward_model=build_reward_spec(options),
+                   data_dir=str(DataDir(options["data_dir"]).root), limit=options["limit"], seed=options["seed"])
+    bar, report = _progress_bar(not options["as_json"])
+    with bar:
+        result = evaluate_pairs(spec, ctx.obj["results"], progress=report)
+    scores = result.scores
+    if options["rewardbench_json"]:
+        from starling_eval.report.rewardbench import rewardbench_results
+        from starling_eval.store.files import write_json_atomic
+
+        path = options["rewardbench_json"]
+        existing = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+        results = rewardbench_results(result.manifest, scores, existing)
+        if existing and existing.get("model") != results["model"]:
+            raise InputError(f"--rewardbench-json {path}: holds results of {existing.get('model')!r}, "
+                             f"not {results['model']!r}; give another file")
+        write_json_atomic(path, results)
+    if options["as_json"]:
+        _emit_json({"run_id": result.run.run_id, "path": str(result.run.path), "status": result.manifest["status"],
+                    "benchmark": benchmark, "mode": scores["mode"], "models": scores["models"],
+                    "counts": result.manifest["counts"], "timings": result.manifest["timings"]})
+        return
+    from starling_eval.report.tables import score_tables
+
+    for table in score_tables(scores, f"{benchmark} · reward model"):
+        _console().print(table)
+    counts = result.manifest["counts"]
+    _console().print(f"run {result.run.run_id}: {counts['pairs']} pairs, {counts['rewards_computed']} rewards computed, "
+                     f"{counts['rewards_from_cache']} from the cache; {result.manifest['timings']['total_s']:.1f} s",
+                     highlight=False)
 
 
 def _run_loglikelihood(ctx: click.Context, benchmark: str, options: dict[str, Any]) -> None:

@@ -15,6 +15,14 @@ BENCHMARKS: dict[str, str] = {
     "mmlu": "starling_eval.adapters.multiple_choice:MMLU",
     "truthfulqa": "starling_eval.adapters.multiple_choice:TruthfulQA",
 }
+# reward-model tracks (``run NAME --reward-model ...``): preference pairs scored by an RM
+REWARD_BENCHMARKS: dict[str, str] = {
+    "truthfulqa": "starling_eval.adapters.preference:TruthfulQAPairs",
+    "hh": "starling_eval.adapters.preference:HHPairs",
+    "safe-rlhf": "starling_eval.adapters.preference:SafeRLHFPairs",
+    "arena": "starling_eval.adapters.preference:ArenaPairs",
+    "nectar": "starling_eval.adapters.preference:NectarPairs",
+}
 BACKENDS: dict[str, str] = {
     "hf": "starling_eval.backends.hf:HFChatModel",
     "openai": "starling_eval.backends.openai_compat:OpenAIChatModel",
@@ -41,6 +49,12 @@ def _plugins(group: str) -> dict[str, str]:
 
 def benchmark_names() -> list[str]:
     return sorted({**BENCHMARKS, **_plugins("starling_eval.benchmarks")})
+
+
+def reward_benchmark(name: str) -> Any:
+    if name not in REWARD_BENCHMARKS:
+        raise UnknownName("reward-model benchmark", name, sorted(REWARD_BENCHMARKS))
+    return _load(REWARD_BENCHMARKS[name])()
 
 
 def backend_names() -> list[str]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -125,6 +125,39 @@ class JudgeSpec(BaseModel):
     price_out: float | None = Field(default=None, ge=0)  # USD per 1M completion tokens
 
 
+class RewardSpec(BaseModel):
+    """Which reward model scores conversations, and exactly how it sees them. Everything that can move a
+    reward is explicit here and recorded: the conversation format, the padding and truncation sides and the
+    maximum length (RewardBench #137/#226: rewards that moved with batch size and padding)."""
+
+    name_or_path: str
+    display_name: str | None = None
+    revision: str | None = None
+    # "seq-cls": AutoModelForSequenceClassification; "value-head": a causal-LM backbone with a bias-free
+    # linear value head from a checkpoint file (the Starling-RM architecture)
+    kind: Literal["seq-cls", "value-head"] = "seq-cls"
+    backbone: str | None = None  # value-head: the causal LM the head sits on (default: name_or_path)
+    head_file: str | None = None  # value-head: the checkpoint file (default: the *.pt / *model.bin in the folder)
+    head_sha256: str | None = None  # filled when the run starts: the checkpoint's identity
+    format: str | None = None  # a reward_formats name (starling-rm-7b, starling-rm-34b), a FastChat template
+    #                            name or a Jinja file; None: the tokenizer's chat template
+    max_length: int = Field(default=2048, ge=8)
+    truncation_side: Literal["left", "right"] = "left"  # left keeps the replies being compared
+    padding_side: Literal["left", "right"] = "right"
+    dtype: str = "auto"
+    device: str | None = None
+    batch_size: int = Field(default=8, ge=1)
+    trust_remote_code: bool = False
+
+    # how the work is done, not what is computed: batch size and padding side move rewards by float rounding
+    # only (tested), and the device not at all in intent; runs differing only in them are one run
+    OPERATIONAL: ClassVar[tuple[str, ...]] = ("batch_size", "padding_side", "device")
+
+    @property
+    def label(self) -> str:
+        return self.display_name or Path(self.name_or_path.rstrip("/")).name or self.name_or_path
+
+
 class AnswerFile(BaseModel):
     """Existing answers to judge instead of generating: an upstream-format answer file and its model name."""
 
@@ -179,12 +212,16 @@ class RunSpec(BaseModel):
     # MMLU: read from this folder (any of the three layouts) instead of the data directory; only these subjects
     source: SourceDir | None = None
     subjects: list[str] | None = None
+    # reward-model benchmarks: the RM whose rewards are compared on preference pairs (instead of ``model``)
+    reward_model: RewardSpec | None = None
 
     @property
     def label(self) -> str:
         """The run's model name: the model's, or the answer files' models joined with +."""
         if self.model is not None:
             return self.model.label
+        if self.reward_model is not None:
+            return self.reward_model.label
         return "+".join(a.model for a in self.answers) or "answers"
 
     def spec_hash(self) -> str:
@@ -204,7 +241,11 @@ class RunSpec(BaseModel):
                 payload.pop(flag)  # hashes of runs made before these options existed stay valid
         if payload["source"] is not None:
             payload["source"].pop("path")  # what the folder holds matters, not where it lies
-        for optional in ("source", "subjects"):
+        if payload["reward_model"] is not None:
+            payload["reward_model"].pop("display_name")
+            for field in RewardSpec.OPERATIONAL:
+                payload["reward_model"].pop(field)
+        for optional in ("source", "subjects", "reward_model"):
             if payload[optional] is None:
                 payload.pop(optional)  # hashes of runs made before these options existed stay valid
         if not payload["answers"]:

@@ -55,3 +55,32 @@ def _quantile(sorted_values: Sequence[float], q: float) -> float:
     lo = math.floor(pos)
     hi = min(lo + 1, len(sorted_values) - 1)
     return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (pos - lo)
+
+
+def cluster_bootstrap_ci(values: Sequence[float], clusters: Sequence[str] | None = None, *, seed: int = 0,
+                         n_resamples: int = 1000, confidence: float = 0.95) -> tuple[float, float] | None:
+    """Percentile bootstrap interval of the mean of ``values``, resampling whole clusters (numpy, vectorised:
+    MMLU has 14,042 items and a preference set can have millions of pairs). Pairs built from one prompt
+    (TruthfulQA's answers, Nectar's ranking) are one cluster: they are not independent draws. Without
+    ``clusters`` every value is its own."""
+    import numpy as np
+
+    data = np.asarray(values, dtype=float)
+    if clusters is None:
+        sums, counts = data, np.ones_like(data)
+    else:
+        _, inverse = np.unique(np.asarray(clusters, dtype=object).astype(str), return_inverse=True)
+        sums, counts = np.bincount(inverse, weights=data), np.bincount(inverse).astype(float)
+    n = len(sums)
+    if n < 2:
+        return None
+    rng = np.random.default_rng(seed)
+    estimates = np.empty(n_resamples)
+    step = max(1, min(n_resamples, 20_000_000 // n))  # bounded memory per block of resamples
+    for start in range(0, n_resamples, step):
+        stop = min(n_resamples, start + step)
+        picks = rng.integers(0, n, (stop - start, n))
+        estimates[start:stop] = sums[picks].sum(axis=1) / counts[picks].sum(axis=1)
+    alpha = (1.0 - confidence) / 2.0
+    low, high = np.percentile(estimates, [100 * alpha, 100 * (1 - alpha)])
+    return float(low), float(high)

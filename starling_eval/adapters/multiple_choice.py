@@ -17,7 +17,7 @@ from typing import Any
 from starling_eval.adapters import lm_eval_tasks, mmlu_data
 from starling_eval.data import DataDir, manifest
 from starling_eval.spec import RunSpec
-from starling_eval.stats import mean
+from starling_eval.stats import cluster_bootstrap_ci, mean
 
 Record = dict[str, Any]
 
@@ -26,18 +26,10 @@ def _argmax(values: Sequence[float]) -> int:
     return max(range(len(values)), key=values.__getitem__)
 
 
-def _ci(values: Sequence[float], seed: int, n_resamples: int = 1000) -> list[float] | None:
-    """Percentile bootstrap 95% interval of the mean over items (numpy: MMLU has 14,042 of them)."""
-    import numpy as np
-
-    if len(values) < 2:
-        return None
-    data = np.asarray(values, dtype=float)
-    rng = np.random.default_rng(seed)
-    means = np.concatenate([data[rng.integers(0, len(data), (100, len(data)))].mean(axis=1)
-                            for _ in range(n_resamples // 100)])
-    low, high = np.percentile(means, [2.5, 97.5])
-    return [float(low), float(high)]
+def _ci(values: Sequence[float], seed: int) -> list[float] | None:
+    """Bootstrap 95% interval of the mean over items."""
+    ci = cluster_bootstrap_ci(values, seed=seed)
+    return list(ci) if ci else None
 
 
 def records_from_samples(samples: Mapping[str, Sequence[Mapping[str, Any]]], model: str,

@@ -27,6 +27,8 @@ def score_tables(scores: dict[str, Any], title: str) -> list[Any]:
         return [_alpacaeval_table(models, title)]
     if scores.get("mode") in ("mmlu", "truthfulqa"):
         return _multiple_choice_tables(scores["mode"], models, title)
+    if scores.get("mode") == "reward-pairs":
+        return _reward_pairs_tables(models, title)
     if scores.get("mode") == "single":
         table = Table(title=title)
         for col in ("model", "turn 1", "turn 2", "overall", "95% CI", "valid", "failed"):
@@ -70,6 +72,30 @@ def _alpacaeval_table(models: list[dict[str, Any]], title: str) -> Any:
                       _num(m["standard_error"], 2), str(m["n_wins"]), str(m["n_wins_base"]), str(m["n_draws"]),
                       str(m["n_total"]), _num(m["discrete_win_rate"], 2), str(m["avg_length"]), str(m["n_failed"]))
     return table
+
+
+def _reward_pairs_tables(rows: list[dict[str, Any]], title: str) -> list[Any]:
+    """Per track: RM accuracy (chosen strictly higher) beside the longer-reply baseline, with intervals."""
+    from rich.table import Table
+
+    table = Table(title=title)
+    for col in ("reward model", "track", "accuracy", "95% CI", "longer wins", "95% CI ", "pairs", "prompts", "ties",
+                "skipped"):
+        table.add_column(col, justify="left" if col in ("reward model", "track") else "right")
+    for m in rows:
+        skipped = ", ".join(f"{k} {v}" for k, v in m["skipped"].items()) or "-"
+        table.add_row(m["model"], m["track"], _pct(m["accuracy"]), _ci_pct(m["ci95"]), _pct(m["length_baseline"]),
+                      _ci_pct(m["length_baseline_ci95"]), str(m["n"]), str(m["n_prompts"]), str(m["ties"]), skipped)
+    tables = [table]
+    for m in rows:
+        if len(m["subsets"]) > 1:
+            by_subset = Table(title=f"{m['track']} by subset")
+            for col in ("subset", "accuracy", "longer wins", "pairs"):
+                by_subset.add_column(col, justify="left" if col == "subset" else "right")
+            for name, sub in m["subsets"].items():
+                by_subset.add_row(name, _pct(sub["accuracy"]), _pct(sub["length_baseline"]), str(sub["n"]))
+            tables.append(by_subset)
+    return tables
 
 
 def _multiple_choice_tables(mode: str, models: list[dict[str, Any]], title: str) -> list[Any]:

@@ -7,6 +7,7 @@ download. head_dim is 32 (vLLM's CPU attention needs at least that).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 CHAT_TEMPLATE = (
     "{{ bos_token }}{% for m in messages %}<|{{ m['role'] }}|>\n{{ m['content'] }}{{ eos_token }}\n{% endfor %}"
@@ -24,13 +25,10 @@ CORPUS = [
 ]
 
 
-def build_tiny_llama(folder: Path, *, vocab_size: int = 512, seed: int = 0, chat_template: bool = True) -> Path:
-    import torch
+def _tiny_tokenizer(folder: Path, vocab_size: int, chat_template: bool) -> Any:
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+    from transformers import PreTrainedTokenizerFast
 
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
     specials = ["<unk>", "<s>", "</s>", "<pad>"]
     tok = Tokenizer(models.BPE(unk_token="<unk>"))
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
@@ -45,9 +43,13 @@ def build_tiny_llama(folder: Path, *, vocab_size: int = 512, seed: int = 0, chat
     if chat_template:
         fast.chat_template = CHAT_TEMPLATE
     fast.save_pretrained(folder)
+    return fast
 
-    torch.manual_seed(seed)
-    config = LlamaConfig(
+
+def _tiny_config(fast: Any, **extra: Any) -> Any:
+    from transformers import LlamaConfig
+
+    return LlamaConfig(
         vocab_size=len(fast),
         hidden_size=64,
         intermediate_size=128,
@@ -61,9 +63,64 @@ def build_tiny_llama(folder: Path, *, vocab_size: int = 512, seed: int = 0, chat
         pad_token_id=fast.pad_token_id,
         tie_word_embeddings=False,
         torch_dtype="float32",
+        **extra,
     )
-    model = LlamaForCausalLM(config)
+
+
+def build_tiny_llama(folder: Path, *, vocab_size: int = 512, seed: int = 0, chat_template: bool = True) -> Path:
+    import torch
+    from transformers import LlamaForCausalLM
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    fast = _tiny_tokenizer(folder, vocab_size, chat_template)
+    torch.manual_seed(seed)
+    model = LlamaForCausalLM(_tiny_config(fast))
     model.save_pretrained(folder, safe_serialization=True)
+    return folder
+
+
+def build_tiny_reward_classifier(folder: Path, *, seed: int = 0) -> Path:
+    """A Llama with a one-label sequence-classification head: the common open reward-model layout."""
+    import torch
+    from transformers import LlamaForSequenceClassification
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    fast = _tiny_tokenizer(folder, 512, True)
+    torch.manual_seed(seed)
+    model = LlamaForSequenceClassification(_tiny_config(fast, num_labels=1))
+    model.save_pretrained(folder, safe_serialization=True)
+    return folder
+
+
+def build_tiny_starling_rm(folder: Path, backbone: Path, *, seed: int = 0, layout: str = "7b") -> Path:
+    """Starling-RM's layout: a folder holding only ``pytorch_model.bin``, the state dict of a module with
+    ``model`` (the causal LM), ``transformer`` (its decoder) and a bias-free ``v_head``, to be loaded onto
+    the backbone named separately (Llama-2-7b-chat for Starling-RM-7B-alpha). ``layout="34b"``: Starling-RM-34B's,
+    ``config.json`` and a safetensors file of ``transformer.*`` and ``v_head.weight`` only."""
+    import torch
+    from torch import nn
+    from transformers import AutoModelForCausalLM
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(seed)
+    causal = AutoModelForCausalLM.from_pretrained(backbone, dtype=torch.float32)
+    for p in causal.parameters():  # the RM's own fine-tuned weights differ from the backbone's
+        p.data.add_(torch.randn_like(p) * 0.02)
+    wrapper = nn.Module()
+    wrapper.model = causal
+    wrapper.transformer = causal.model
+    wrapper.v_head = nn.Linear(causal.config.hidden_size, 1, bias=False)
+    if layout == "7b":
+        torch.save(wrapper.state_dict(), folder / "pytorch_model.bin")
+        return folder
+    from safetensors.torch import save_file
+
+    causal.config.save_pretrained(folder)
+    state = {k: v.contiguous() for k, v in wrapper.state_dict().items() if k.startswith(("transformer.", "v_head."))}
+    save_file(state, folder / "model.safetensors")
     return folder
 
 

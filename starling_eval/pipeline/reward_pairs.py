@@ -1,0 +1,102 @@
+"""``run <benchmark> --reward-model ...``: score both sides of every preference pair with a reward model.
+
+Rewards are cached per conversation in the shared call cache, keyed by the RM's identity (weights, head,
+format, truncation) and the conversation, and written a chunk at a time: a killed run loses at most one
+chunk, and a re-run, or another benchmark that shares conversations, computes no reward twice. The
+weights load only when some reward is missing.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from starling_eval.adapters.preference import pair_record, score_pairs
+from starling_eval.backends.base import BackendError
+from starling_eval.data import DataDir
+from starling_eval.pipeline.common import Prepared, Progress, now_iso, open_run, results_paths
+from starling_eval.registry import reward_benchmark
+from starling_eval.spec import Message, RunSpec
+from starling_eval.store.cache import call_key
+from starling_eval.store.files import write_json_atomic, write_jsonl_atomic
+from starling_eval.store.runs import SCORES, STATUS_COMPLETE, RunFolder
+
+RECORDS = "records.jsonl"
+CHUNK = 256  # conversations per cache write
+
+
+@dataclass
+class PairsResult:
+    run: RunFolder
+    manifest: dict[str, Any]
+    scores: dict[str, Any]
+
+
+def _conversation(chat: tuple[Message, ...]) -> list[dict[str, str]]:
+    return [{"role": m.role, "content": m.content} for m in chat]
+
+
+def evaluate_pairs(spec: RunSpec, results_root: Path, *, rm: Any = None,
+                   progress: Progress | None = None) -> PairsResult:
+    """Build the pairs, reward every conversation not yet cached, store records and scores."""
+    started = time.time()
+    if spec.reward_model is None:
+        raise BackendError(f"{spec.benchmark}: give --reward-model (a reward-model benchmark)")
+    bench = reward_benchmark(spec.benchmark)
+    data = DataDir(spec.data_dir)
+    files = bench.files(data)
+    tracks = bench.tracks(data, files)
+    if spec.limit:
+        tracks = {t: replace(s, pairs=s.pairs[: spec.limit]) for t, s in tracks.items()}
+    if rm is None:
+        from starling_eval.backends.reward import HFRewardModel
+
+        rm = HFRewardModel(spec.reward_model)
+    identity = rm.identity()
+    store, cache, index = results_paths(results_root)
+    run, manifest = open_run(spec, Prepared(bench, data, [], {rel: data.sha256_of(rel) for rel in files}),
+                             store, index, "run")
+
+    chats = {}
+    for pair_set in tracks.values():
+        for pair in pair_set.pairs:
+            for chat in (pair.chosen, pair.rejected):
+                chats.setdefault(call_key(identity, _conversation(chat), {}), chat)
+    rewards = cache.get_many(chats)
+    missing = [k for k in chats if k not in rewards]
+    t_rm = time.time()
+    for start in range(0, len(missing), CHUNK):
+        keys = missing[start: start + CHUNK]
+        values = rm.reward([chats[k] for k in keys])
+        fresh = dict(zip(keys, values, strict=True))
+        cache.put_many("reward", fresh)
+        rewards.update(fresh)
+        if progress:
+            progress("rewards", start + len(keys), len(missing))
+    rm_s = time.time() - t_rm
+    cache.close()
+
+    records = []
+    for track, pair_set in tracks.items():
+        for pair in pair_set.pairs:
+            chosen = rewards[call_key(identity, _conversation(pair.chosen), {})]
+            rejected = rewards[call_key(identity, _conversation(pair.rejected), {})]
+            records.append({"model": spec.label, **pair_record(track, pair, chosen, rejected)})
+    write_jsonl_atomic(run.file(RECORDS), records)
+    scores = score_pairs(records, spec.label, seed=spec.seed, skipped={t: s.skipped for t, s in tracks.items()},
+                         notes={t: s.notes for t, s in tracks.items()})
+    scores_doc = {"schema_version": spec.schema_version, "run_id": run.run_id, "benchmark": spec.benchmark, **scores}
+    write_json_atomic(run.file(SCORES), scores_doc)
+    index.put_item_scores(run.run_id, [(i["key"], i["metric"], i["value"]) for i in scores["items"]])
+    manifest.update(status=STATUS_COMPLETE, finished=now_iso(), reward_model=rm.provenance(),
+                    counts={"pairs": len(records), "conversations": len(chats), "rewards_computed": len(missing),
+                            "rewards_from_cache": len(chats) - len(missing)},
+                    timings={"rewards_s": round(rm_s, 3), "total_s": round(time.time() - started, 3)})
+    manifest["summary"] = {"model": spec.label, **{f"{row['track']}_accuracy": row["accuracy"]
+                                                   for row in scores["models"]}}
+    run.write_manifest(manifest)
+    index.upsert_run(manifest, run.path, manifest["summary"])
+    index.close()
+    return PairsResult(run=run, manifest=manifest, scores=scores_doc)
