@@ -756,6 +756,7 @@ def list_(ctx: click.Context, what: str, as_json: bool) -> None:
     out: dict[str, Any] = {}
     if what in ("all", "benchmarks"):
         out["benchmarks"] = registry.benchmark_names()
+        out["reward_model_benchmarks"] = sorted(registry.REWARD_BENCHMARKS)
     if what in ("all", "backends"):
         out["backends"] = [{"name": n, "about": registry.BACKEND_HELP.get(n, "plugin")} for n in registry.backend_names()]
     if what in ("all", "runs"):
@@ -773,6 +774,8 @@ def list_(ctx: click.Context, what: str, as_json: bool) -> None:
     console = _console()
     if "benchmarks" in out:
         console.print("[bold]benchmarks[/bold]: " + ", ".join(out["benchmarks"]))
+        console.print("[bold]reward-model benchmarks[/bold] (--reward-model): "
+                      + ", ".join(out["reward_model_benchmarks"]))
     if "backends" in out:
         for b in out["backends"]:
             console.print(f"[bold]backend[/bold] {b['name']}: {b['about']}")
