@@ -720,6 +720,14 @@ def show(ctx: click.Context, run_ref: str, as_json: bool) -> None:
                               f"{(model.get('chat_template') or '')[:16]}"),
             ("sampling", json.dumps(manifest.get("sampling", {}))),
         ]
+    elif spec.get("reward_model"):
+        rm = manifest.get("reward_model", {})
+        rm_spec = spec["reward_model"]
+        rows += [("reward model", f"{rm_spec['name_or_path']} ({rm_spec['kind']}"
+                                  + (f" on {rm_spec['backbone']})" if rm_spec.get("backbone") else ")")),
+                 ("format", f"{rm.get('format')} {(rm.get('format_sha256') or '')[:16]}"),
+                 ("tokens", f"max {rm_spec['max_length']}, truncation {rm_spec['truncation_side']}, padding "
+                            f"{rm_spec['padding_side']}, {rm.get('truncated', 0)} truncated")]
     else:  # judged existing answer files
         rows.append(("answers", ", ".join(f"{a['model']} ({a['path']})" for a in spec.get("answers", []))))
     if manifest.get("judging"):

@@ -48,6 +48,8 @@ def test_hh_accuracy_is_what_the_rms_own_rewards_imply_and_reruns_compute_nothin
     assert manifest["reward_model"]["truncation_side"] == "left" and manifest["reward_model"]["padding_side"] == "right"
     assert manifest["data_files"] == {"hh_rlhf/harmless-base/test.jsonl.gz": manifest["data_files"][
         "hh_rlhf/harmless-base/test.jsonl.gz"]}
+    shown = run_cli("--results", str(tmp_path), "show", out["run_id"], env=cli_env(data_dir))
+    assert shown.returncode == 0 and "reward model" in shown.stdout and "truncation left" in shown.stdout
     # a re-run reads every reward from the cache; a longer run computes only the new pairs' rewards
     again = _run(tmp_path, data_dir, "hh", "--reward-model", str(rms["cls"]), "--limit", "40", "--batch-size", "3")
     assert again["counts"]["rewards_computed"] == 0 and again["models"] == out["models"]
