@@ -389,6 +389,9 @@ def build_reward_spec(o: dict[str, Any]) -> Any:
     from starling_eval.spec import RewardSpec
 
     preset = RM_PRESETS.get(o["rm_preset"] or "", {})
+    if (o["rm_kind"] or preset.get("kind", "seq-cls")) == "seq-cls":
+        _refuse_options("--rm-kind seq-cls", o, (("rm_backbone", "--rm-backbone"), ("rm_head_file", "--rm-head-file")),
+                        "--rm-kind value-head")
     return RewardSpec(name_or_path=o["reward_model"], display_name=o["model_name"], revision=o["revision"],
                       kind=o["rm_kind"] or preset.get("kind", "seq-cls"), backbone=o["rm_backbone"] or preset.get("backbone"),
                       head_file=o["rm_head_file"], format=o["rm_format"] or preset.get("format"),

@@ -83,5 +83,7 @@ def test_reward_model_runs_refuse_what_they_cannot_do(tmp_path, data_dir, rms):
     assert res.returncode == 2 and "nectar: no data in" in res.stderr and "data pull" in res.stderr
     res = run("mmlu", "--reward-model", str(rms["cls"]))
     assert res.returncode == 2 and "unknown reward-model benchmark 'mmlu'" in res.stderr
+    res = run("hh", "--reward-model", str(rms["cls"]), "--rm-head-file", str(rms["cls"] / "config.json"))
+    assert res.returncode == 2 and "--rm-head-file: --rm-kind seq-cls does not use it" in res.stderr
     res = run("hh", "--reward-model", str(rms["cls"]), "--judge-model", "gpt-4")
     assert res.returncode == 2 and "--judge-model: hh does not use it" in res.stderr
