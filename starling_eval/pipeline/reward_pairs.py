@@ -60,10 +60,13 @@ def evaluate_pairs(spec: RunSpec, results_root: Path, *, rm: Any = None,
                              store, index, "run")
 
     chats = {}
-    for pair_set in tracks.values():
+    keys_of: dict[tuple[str, str], tuple[str, ...]] = {}  # (track, pair id) -> the two conversations' cache keys
+    for track, pair_set in tracks.items():
         for pair in pair_set.pairs:
-            for chat in (pair.chosen, pair.rejected):
-                chats.setdefault(call_key(identity, _conversation(chat), {}), chat)
+            keys = tuple(call_key(identity, _conversation(chat), {}) for chat in (pair.chosen, pair.rejected))
+            chats.setdefault(keys[0], pair.chosen)
+            chats.setdefault(keys[1], pair.rejected)
+            keys_of[(track, pair.id)] = keys
     rewards = cache.get_many(chats)
     missing = [k for k in chats if k not in rewards]
     t_rm = time.time()
@@ -81,8 +84,8 @@ def evaluate_pairs(spec: RunSpec, results_root: Path, *, rm: Any = None,
     records = []
     for track, pair_set in tracks.items():
         for pair in pair_set.pairs:
-            chosen = rewards[call_key(identity, _conversation(pair.chosen), {})]
-            rejected = rewards[call_key(identity, _conversation(pair.rejected), {})]
+            chosen_key, rejected_key = keys_of[(track, pair.id)]
+            chosen, rejected = rewards[chosen_key], rewards[rejected_key]
             records.append({"model": spec.label, **pair_record(track, pair, chosen, rejected)})
     write_jsonl_atomic(run.file(RECORDS), records)
     scores = score_pairs(records, spec.label, seed=spec.seed, skipped={t: s.skipped for t, s in tracks.items()},
