@@ -8,13 +8,15 @@ file and the command that fetches it.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import os
 import tempfile
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterable, Sequence
+import zlib
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -68,19 +70,43 @@ def read_json_list(path: Path, what: str, option: str = "") -> list[Any]:
     return rows
 
 
+def iter_jsonl_objects(path: Path, hint: str = "") -> Iterator[tuple[int, dict]]:
+    """(1-based line number, object) for each non-blank line of a JSONL file, gzip-compressed or not (told
+    apart by the gzip magic bytes, not the name). Any unreadable line is a DataError naming file and line,
+    followed by ``hint`` (how to fix it)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such file{hint}")
+    with open(path, "rb") as fh:
+        compressed = fh.read(2) == b"\x1f\x8b"
+    lineno = 0
+    try:
+        with (gzip.open(path, "rb") if compressed else open(path, "rb")) as fh:
+            for lineno, raw in enumerate(fh, 1):
+                try:
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError:
+                    raise DataError(f"{path} line {lineno}: not UTF-8 text{hint}") from None
+                if not line.strip():
+                    continue
+                try:
+                    obj = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise DataError(f"{path} line {lineno}: not valid JSON ({exc.msg}){hint}") from None
+                if not isinstance(obj, dict):
+                    raise DataError(f"{path} line {lineno}: expected a JSON object, got {type(obj).__name__}{hint}")
+                yield lineno, obj
+    except (OSError, EOFError, zlib.error) as exc:
+        raise DataError(f"{path}: unreadable after line {lineno} ({exc}){hint}") from None
+
+
 def read_jsonl_rows(path: Path, required: Sequence[str], hint: str) -> list[tuple[int, dict]]:
-    """(line number, object) for each non-empty line; a bad line is a DataError naming file and line."""
+    """(line number, object) for each non-empty line, each holding ``required``; a bad line is a DataError
+    naming file and line."""
     rows = []
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{path} line {lineno}: not valid JSON ({exc.msg}){hint}") from None
-            require_keys(row, required, f"{path} line {lineno}", hint)
-            rows.append((lineno, row))
+    for lineno, row in iter_jsonl_objects(path, hint):
+        require_keys(row, required, f"{path} line {lineno}", hint)
+        rows.append((lineno, row))
     return rows
 
 

@@ -31,18 +31,16 @@ Readers and what they give on the real files (``STARLING_EVAL_DATA``):
 
 from __future__ import annotations
 
-import gzip
 import json
 import math
 import re
-import zlib
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from starling_eval.data import DataError
+from starling_eval.data import DataError, iter_jsonl_objects
 from starling_eval.spec import Message
 
 # Manifest paths of the upstream files (``DataDir.require`` checks them against their sha256).
@@ -236,7 +234,7 @@ def hh_pairs(path: Path) -> PairSet:
     subset = path.parent.name
     pairs: list[Pair] = []
     notes: Counter[str] = Counter()
-    for lineno, row in _jsonl_objects(path):
+    for lineno, row in iter_jsonl_objects(path):
         where = f"{path} line {lineno}"
         sides = {}
         for side in ("chosen", "rejected"):
@@ -327,7 +325,7 @@ def _safe_rlhf_file(path: Path, track: str) -> list[Pair]:
         rows: Iterator[tuple[str, int, dict]] = ((f"{f} row {i}", i, r) for f, i, r in _parquet_rows(
             path, _SAFE_RLHF_COLUMNS))
     else:
-        rows = ((f"{path} line {n}", index, r) for index, (n, r) in enumerate(_jsonl_objects(path)))
+        rows = ((f"{path} line {n}", index, r) for index, (n, r) in enumerate(iter_jsonl_objects(path)))
     pairs = []
     for where, index, row in rows:
         missing = [c for c in _SAFE_RLHF_COLUMNS if c not in row]
@@ -501,35 +499,6 @@ def _nectar_source(source: Any, where: str) -> str:
 
 
 # -- file reading ------------------------------------------------------------------------------------------
-
-
-def _jsonl_objects(path: Path) -> Iterator[tuple[int, dict]]:
-    """(1-based line number, object) for each non-blank line of a JSONL file, gzip-compressed or not (told
-    apart by the gzip magic bytes, not the name). Any unreadable line is a DataError naming file and line."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: no such file")
-    with open(path, "rb") as fh:
-        compressed = fh.read(2) == b"\x1f\x8b"
-    lineno = 0
-    try:
-        with (gzip.open(path, "rb") if compressed else open(path, "rb")) as fh:
-            for lineno, raw in enumerate(fh, 1):
-                try:
-                    line = raw.decode("utf-8")
-                except UnicodeDecodeError:
-                    raise DataError(f"{path} line {lineno}: not UTF-8 text") from None
-                if not line.strip():
-                    continue
-                try:
-                    obj = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise DataError(f"{path} line {lineno}: not valid JSON ({exc.msg})") from None
-                if not isinstance(obj, dict):
-                    raise DataError(f"{path} line {lineno}: expected a JSON object, got {type(obj).__name__}")
-                yield lineno, obj
-    except (OSError, EOFError, zlib.error) as exc:
-        raise DataError(f"{path}: unreadable after line {lineno} ({exc})") from None
 
 
 def _parquet_files(path: Path) -> list[Path]:
