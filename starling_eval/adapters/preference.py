@@ -12,7 +12,8 @@ answers, Nectar's ranking) are resampled together.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from starling_eval.adapters import rm_pairs
@@ -76,12 +77,14 @@ def score_pairs(records: Sequence[Record], model: str, *, seed: int = 0,
 
 
 class PairBenchmark:
-    """A preference-pair benchmark over manifest files: ``files`` picks them, ``tracks`` builds the pairs."""
+    """A preference-pair benchmark over manifest files: ``files`` picks them, ``tracks`` builds the pairs
+    (one track named after the benchmark, from ``reader`` over every file, unless a subclass says more)."""
 
     name: str
     kind = "reward-pairs"
     folder: str  # manifest prefix of its data files
     suffixes: tuple[str, ...] = (".jsonl", ".jsonl.gz", ".json", ".parquet")
+    reader: Callable[[Path], PairSet]
 
     def files(self, data: DataDir) -> list[str]:
         """The manifest files of this benchmark present in the data directory (checked), or a DataError
@@ -96,7 +99,8 @@ class PairBenchmark:
         return present
 
     def tracks(self, data: DataDir, files: list[str]) -> dict[str, PairSet]:
-        raise NotImplementedError
+        read = type(self).reader  # a plain function, not a method
+        return {self.name: _merge([read(data.path(rel)) for rel in files])}
 
 
 def _merge(sets: Sequence[PairSet]) -> PairSet:
@@ -111,16 +115,11 @@ def _merge(sets: Sequence[PairSet]) -> PairSet:
 
 class TruthfulQAPairs(PairBenchmark):
     name, folder, suffixes = "truthfulqa", "truthfulqa/mc_task.json", (".json",)
-
-    def tracks(self, data: DataDir, files: list[str]) -> dict[str, PairSet]:
-        return {"truthfulqa": rm_pairs.truthfulqa_pairs(data.path(files[0]))}
+    reader = rm_pairs.truthfulqa_pairs
 
 
 class HHPairs(PairBenchmark):
-    name, folder = "hh", "hh_rlhf/"
-
-    def tracks(self, data: DataDir, files: list[str]) -> dict[str, PairSet]:
-        return {"hh": _merge([rm_pairs.hh_pairs(data.path(rel)) for rel in files])}
+    name, folder, reader = "hh", "hh_rlhf/", rm_pairs.hh_pairs
 
 
 class SafeRLHFPairs(PairBenchmark):
@@ -137,14 +136,8 @@ class SafeRLHFPairs(PairBenchmark):
 
 
 class ArenaPairs(PairBenchmark):
-    name, folder = "arena", "chatbot_arena_conversations/"
-
-    def tracks(self, data: DataDir, files: list[str]) -> dict[str, PairSet]:
-        return {"arena": _merge([rm_pairs.arena_pairs(data.path(rel)) for rel in files])}
+    name, folder, reader = "arena", "chatbot_arena_conversations/", rm_pairs.arena_pairs
 
 
 class NectarPairs(PairBenchmark):
-    name, folder = "nectar", "nectar/"
-
-    def tracks(self, data: DataDir, files: list[str]) -> dict[str, PairSet]:
-        return {"nectar": _merge([rm_pairs.nectar_pairs(data.path(rel)) for rel in files])}
+    name, folder, reader = "nectar", "nectar/", rm_pairs.nectar_pairs
