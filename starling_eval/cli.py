@@ -297,6 +297,9 @@ def judge_options(fn: Any) -> Any:
         click.option("--judge-model", default=None,
                      help="Judge model name [default: mtbench gpt-4; alpacaeval the annotator's, e.g. gpt-4-1106-preview]."),
         click.option("--judge-base-url", default=None, help="OpenAI-compatible judge endpoint [default: OpenAI's API]."),
+        click.option("--judge-reward-model", default=None,
+                     help="A reward model as the pairwise judge (folder or hub id; the --rm-* options describe it): "
+                          "the answer it rewards higher wins. mtbench then defaults to --judge-mode pairwise-baseline."),
         click.option("--judge-api-key-env", default="OPENAI_API_KEY", show_default=True,
                      help="Environment variable holding the judge's API key (the key is never stored or printed)."),
         click.option("--judge-mode", type=click.Choice(["single", "pairwise-baseline", "pairwise-all"]), default=None,
@@ -385,14 +388,14 @@ REWARD_OPTIONS = (("rm_preset", "--rm-preset"), ("rm_kind", "--rm-kind"), ("rm_b
                   ("rewardbench_json", "--rewardbench-json"))
 
 
-def build_reward_spec(o: dict[str, Any]) -> Any:
+def build_reward_spec(o: dict[str, Any], name_or_path: str, display_name: str | None) -> Any:
     from starling_eval.spec import RewardSpec
 
     preset = RM_PRESETS.get(o["rm_preset"] or "", {})
     if (o["rm_kind"] or preset.get("kind", "seq-cls")) == "seq-cls":
         _refuse_options("--rm-kind seq-cls", o, (("rm_backbone", "--rm-backbone"), ("rm_head_file", "--rm-head-file")),
                         "--rm-kind value-head")
-    return RewardSpec(name_or_path=o["reward_model"], display_name=o["model_name"], revision=o["revision"],
+    return RewardSpec(name_or_path=name_or_path, display_name=display_name, revision=o["revision"],
                       kind=o["rm_kind"] or preset.get("kind", "seq-cls"), backbone=o["rm_backbone"] or preset.get("backbone"),
                       head_file=o["rm_head_file"], format=o["rm_format"] or preset.get("format"),
                       max_length=o["rm_max_length"], truncation_side=o["rm_truncation_side"],
@@ -412,8 +415,19 @@ def build_judge(bench: Any, o: dict[str, Any]) -> Any:
             price_in, price_out = parse_price(o["judge_price"])
         except ValueError as exc:
             raise InputError(str(exc)) from None
-    return JudgeSpec(model=o["judge_model"] or defaults["model"], base_url=o["judge_base_url"],
-                     api_key_env=o["judge_api_key_env"], mode=o["judge_mode"] or defaults["mode"],
+    mode, model, reward_model = o["judge_mode"] or defaults["mode"], o["judge_model"] or defaults["model"], None
+    if o["judge_reward_model"]:
+        _refuse_options("--judge-reward-model", o, (("judge_model", "--judge-model"), ("judge_base_url", "--judge-base-url"),
+                                                    ("judge_price", "--judge-price"), ("dry_run", "--dry-run")),
+                        "API judges")
+        if o["judge_mode"] == "single":
+            raise InputError("--judge-mode single: a reward-model judge compares two answers; use pairwise-baseline "
+                             "or pairwise-all")
+        mode = "pairwise-baseline" if mode == "single" else mode
+        reward_model = build_reward_spec(o, o["judge_reward_model"], None)
+        model = reward_model.label
+    return JudgeSpec(model=model, base_url=o["judge_base_url"], reward_model=reward_model,
+                     api_key_env=o["judge_api_key_env"], mode=mode,
                      baseline=o["baseline"] or defaults["baseline"], reference=o["reference"],
                      annotator=defaults["annotator"], concurrency=o["judge_concurrency"], timeout_s=o["judge_timeout"],
                      max_retries=o["judge_max_retries"], price_in=price_in, price_out=price_out)
@@ -456,7 +470,8 @@ def run(ctx: click.Context, benchmark: str, **options: Any) -> None:
     if options["reward_model"]:
         _run_reward_pairs(ctx, benchmark, options)
         return
-    _refuse_options(benchmark, options, REWARD_OPTIONS, "reward models (--reward-model)")
+    _refuse_options(benchmark, options, REWARD_OPTIONS[-1:] if options["judge_reward_model"] else REWARD_OPTIONS,
+                    "reward models (--reward-model, --judge-reward-model)")
     if benchmark in registry.REWARD_BENCHMARKS and benchmark not in registry.benchmark_names():
         raise InputError(f"{benchmark} scores reward models on preference pairs: give --reward-model")
     bench = registry.benchmark(benchmark)
@@ -485,6 +500,7 @@ LOGLIKELIHOOD_OPTIONS = (("apply_chat_template", "--apply-chat-template"),
                          ("fewshot_as_multiturn", "--fewshot-as-multiturn"), ("mmlu_dir", "--mmlu-dir"),
                          ("subjects", "--subject"))
 JUDGE_OPTIONS = (("judge_model", "--judge-model"), ("judge_base_url", "--judge-base-url"),
+                 ("judge_reward_model", "--judge-reward-model"),
                  ("judge_mode", "--judge-mode"), ("baseline", "--baseline"), ("ae_version", "--version"),
                  ("annotator", "--annotator"), ("judge_price", "--judge-price"), ("retry_failed", "--retry-failed"))
 
@@ -530,7 +546,8 @@ def _run_reward_pairs(ctx: click.Context, benchmark: str, options: dict[str, Any
     _refuse_options(benchmark, options, JUDGE_OPTIONS + LOGLIKELIHOOD_OPTIONS + (("dry_run", "--dry-run"),),
                     "other benchmarks")
     registry.reward_benchmark(benchmark)  # an unknown name is exit 2 before any model loads
-    spec = RunSpec(benchmark=benchmark, reward_model=build_reward_spec(options),
+    spec = RunSpec(benchmark=benchmark, reward_model=build_reward_spec(options, options["reward_model"],
+                                                                       options["model_name"]),
                    data_dir=str(DataDir(options["data_dir"]).root), limit=options["limit"], seed=options["seed"])
     bar, report = _progress_bar(not options["as_json"])
     with bar:

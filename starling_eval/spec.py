@@ -100,31 +100,6 @@ class ModelSpec(BaseModel):
         return self.display_name or Path(self.name_or_path.rstrip("/")).name or self.name_or_path
 
 
-JudgeMode = Literal["single", "pairwise-baseline", "pairwise-all"]
-
-# JudgeSpec fields that change how fast or how expensive judging is, never what the judge says:
-# left out of the spec hash so that changing them resumes the same run.
-JUDGE_OPERATIONAL_FIELDS = {"concurrency", "timeout_s", "max_retries", "price_in", "price_out"}
-
-
-class JudgeSpec(BaseModel):
-    """Which judge grades the answers, how, and how hard we push its endpoint."""
-
-    model: str = "gpt-4"
-    base_url: str | None = None
-    api_key_env: str = "OPENAI_API_KEY"
-    mode: JudgeMode = "single"
-    # pairwise-baseline: a model under mt_bench/model_answer/ or a file; AlpacaEval: the reference outputs
-    baseline: str = "gpt-3.5-turbo"
-    reference: str = "gpt-4"  # reference answers for math/reasoning/coding: mt_bench/reference_answer/<name>.jsonl
-    annotator: str | None = None  # AlpacaEval: an alpaca_eval evaluators_configs name (None: the benchmark's default)
-    concurrency: int = Field(default=32, ge=1)
-    timeout_s: float = Field(default=120.0, gt=0)
-    max_retries: int = Field(default=8, ge=0)
-    price_in: float | None = Field(default=None, ge=0)  # USD per 1M prompt tokens (overrides the price table)
-    price_out: float | None = Field(default=None, ge=0)  # USD per 1M completion tokens
-
-
 class RewardSpec(BaseModel):
     """Which reward model scores conversations, and exactly how it sees them. Everything that can move a
     reward is explicit here and recorded: the conversation format, the padding and truncation sides and the
@@ -158,6 +133,33 @@ class RewardSpec(BaseModel):
         return self.display_name or Path(self.name_or_path.rstrip("/")).name or self.name_or_path
 
 
+JudgeMode = Literal["single", "pairwise-baseline", "pairwise-all"]
+
+# JudgeSpec fields that change how fast or how expensive judging is, never what the judge says:
+# left out of the spec hash so that changing them resumes the same run.
+JUDGE_OPERATIONAL_FIELDS = {"concurrency", "timeout_s", "max_retries", "price_in", "price_out"}
+
+
+class JudgeSpec(BaseModel):
+    """Which judge grades the answers, how, and how hard we push its endpoint."""
+
+    model: str = "gpt-4"
+    base_url: str | None = None
+    api_key_env: str = "OPENAI_API_KEY"
+    mode: JudgeMode = "single"
+    # pairwise-baseline: a model under mt_bench/model_answer/ or a file; AlpacaEval: the reference outputs
+    baseline: str = "gpt-3.5-turbo"
+    reference: str = "gpt-4"  # reference answers for math/reasoning/coding: mt_bench/reference_answer/<name>.jsonl
+    annotator: str | None = None  # AlpacaEval: an alpaca_eval evaluators_configs name (None: the benchmark's default)
+    concurrency: int = Field(default=32, ge=1)
+    timeout_s: float = Field(default=120.0, gt=0)
+    max_retries: int = Field(default=8, ge=0)
+    price_in: float | None = Field(default=None, ge=0)  # USD per 1M prompt tokens (overrides the price table)
+    price_out: float | None = Field(default=None, ge=0)  # USD per 1M completion tokens
+    # a reward model as the judge (pairwise modes): the answer it rewards higher wins; ``model`` is its label
+    reward_model: RewardSpec | None = None
+
+
 class AnswerFile(BaseModel):
     """Existing answers to judge instead of generating: an upstream-format answer file and its model name."""
 
@@ -186,6 +188,9 @@ class JudgeRequest(BaseModel):
     temperature: float = 0.0
     top_logprobs: int | None = None
     meta: dict[str, Any] = Field(default_factory=dict)
+    # pairwise requests: the two conversations the judge compares, in the order it is shown them (A, B), for
+    # a reward-model judge, which scores conversations rather than reading the judge prompt
+    candidates: tuple[tuple[Message, ...], ...] | None = None
 
     def cache_request(self) -> dict[str, Any]:
         """What the judge is asked: the part of the cache key that is not the judge's identity."""
@@ -236,18 +241,27 @@ class RunSpec(BaseModel):
                 payload["judge"].pop(name)
             if payload["judge"]["annotator"] is None:
                 payload["judge"].pop("annotator")  # hashes of runs made before annotators existed stay valid
+            _reward_identity_fields(payload["judge"])
         for flag in ("apply_chat_template", "fewshot_as_multiturn"):
             if not payload[flag]:
                 payload.pop(flag)  # hashes of runs made before these options existed stay valid
         if payload["source"] is not None:
             payload["source"].pop("path")  # what the folder holds matters, not where it lies
-        if payload["reward_model"] is not None:
-            payload["reward_model"].pop("display_name")
-            for field in RewardSpec.OPERATIONAL:
-                payload["reward_model"].pop(field)
-        for optional in ("source", "subjects", "reward_model"):
+        _reward_identity_fields(payload)
+        for optional in ("source", "subjects"):
             if payload[optional] is None:
                 payload.pop(optional)  # hashes of runs made before these options existed stay valid
         if not payload["answers"]:
             payload.pop("answers")  # hashes of generate-only runs made before answer files existed stay valid
         return sha256_text(canonical_json(payload))[:12]
+
+
+def _reward_identity_fields(payload: dict[str, Any]) -> None:
+    """The part of a dumped ``reward_model`` that names the work: no display name, no operational fields;
+    an absent one is left out, so hashes of runs made before reward models existed stay valid."""
+    if payload.get("reward_model") is None:
+        payload.pop("reward_model", None)
+        return
+    payload["reward_model"].pop("display_name")
+    for field in RewardSpec.OPERATIONAL:
+        payload["reward_model"].pop(field)

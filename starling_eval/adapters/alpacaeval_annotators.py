@@ -132,6 +132,13 @@ def parse(fmt: str, reply: dict[str, Any]) -> Verdict:
     return verdict
 
 
+def winner_preference(fmt: str, winner: str) -> float:
+    """A pairwise winner ("A": the output shown first) as alpaca_eval's preference, un-swapped: what a judge
+    that decides without text (a reward model) means in this annotator's vocabulary."""
+    shown = {"A": 1.0, "B": 2.0, "tie": 1.5}[winner]
+    return 3 - shown if fmt.endswith(":switched") else shown
+
+
 def _parse_logprobs(annotator: Annotator, reply: dict[str, Any]) -> Verdict:
     content = reply.get("logprobs")
     if not content:

@@ -23,6 +23,7 @@ RESULTS_DIR = "alpaca_eval/results"
 IDENTICAL = 1.5  # alpaca_eval's preference for identical outputs (a draw), given without asking the judge
 
 verdicts.register_prefix(annotators.OUTPUT_FORMAT_PREFIX, annotators.parse)
+verdicts.register_winner_values(annotators.OUTPUT_FORMAT_PREFIX, annotators.winner_preference)
 
 
 def annotator_for(judge: JudgeSpec) -> annotators.Annotator:
@@ -104,15 +105,22 @@ def build_requests(
                 shown = {"instruction": instruction, "output_1": output if switched else ref,
                          "output_2": ref if switched else output}
                 pending.append((rid, meta, shown))
+
     chats = annotators.prompts(annotator, [shown for _, _, shown in pending]) if pending else []
     requests = [
         JudgeRequest(id=rid, messages=tuple(Message(role=m["role"], content=m["content"]) for m in chat),
                      output_format=annotators.output_format(annotator, meta["is_switched"]),
                      max_tokens=annotator.max_tokens, temperature=annotator.temperature,
-                     top_logprobs=annotator.top_logprobs, meta=meta)
-        for (rid, meta, _), chat in zip(pending, chats, strict=True)
+                     top_logprobs=annotator.top_logprobs, meta=meta, candidates=_shown_conversations(shown))
+        for (rid, meta, shown), chat in zip(pending, chats, strict=True)
     ]
     return requests, decided
+
+
+def _shown_conversations(shown: dict[str, str]) -> tuple[tuple[Message, ...], ...]:
+    """The two outputs as conversations, in the order the judge is shown them (for a reward-model judge)."""
+    return tuple((Message(role="user", content=shown["instruction"]), Message(role="assistant", content=shown[key]))
+                 for key in ("output_1", "output_2"))
 
 
 def annotation_rows(rows: Sequence[Mapping[str, Any]]) -> dict[str, list[dict[str, Any]]]:

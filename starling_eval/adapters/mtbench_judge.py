@@ -179,10 +179,19 @@ def build_requests(
                                         "failure": f"missing: no turn-{turn} answer from {', '.join(lacking)}"})
                         continue
                     fields = _fields(sample, answers[a][sample.id], answers[b][sample.id], ref, multi_turn)
-                    requests.append(_request(rid, prompt, fields, meta))
+                    shown = tuple(_conversation(sample.turns, answers[m][sample.id], turn) for m in (a, b))
+                    requests.append(_request(rid, prompt, fields, meta, shown))
     return requests, missing
 
 
-def _request(rid: str, prompt: dict, fields: dict[str, str], meta: dict[str, Any]) -> JudgeRequest:
+def _conversation(questions: Sequence[str], answer: Sequence[str], turns: int) -> tuple[Message, ...]:
+    """The first ``turns`` exchanges, as a reward model judging the pair reads them (the judge prompt for
+    turn 2 shows both turns too)."""
+    return tuple(Message(role=role, content=text) for q, a in zip(questions[:turns], answer[:turns], strict=True)
+                 for role, text in (("user", q), ("assistant", a)))
+
+
+def _request(rid: str, prompt: dict, fields: dict[str, str], meta: dict[str, Any],
+             candidates: tuple[tuple[Message, ...], ...] | None = None) -> JudgeRequest:
     return JudgeRequest(id=rid, messages=_messages(prompt, **fields), output_format=prompt["output_format"],
-                        max_tokens=JUDGE_MAX_TOKENS, temperature=JUDGE_TEMPERATURE, meta=meta)
+                        max_tokens=JUDGE_MAX_TOKENS, temperature=JUDGE_TEMPERATURE, meta=meta, candidates=candidates)

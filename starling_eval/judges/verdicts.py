@@ -60,6 +60,24 @@ def register_prefix(prefix: str, parser: Callable[[str, dict[str, Any]], Verdict
     PREFIX_PARSERS[prefix] = parser
 
 
+# A pairwise verdict "A" / "B" / "tie" (A = the answer shown first) in an output format's own vocabulary, for
+# judges that decide without writing text (a reward model): output format or prefix -> (format, winner) -> value
+WINNER_VALUES: dict[str, Callable[[str, str], Any]] = {PAIR: lambda _format, winner: winner}
+
+
+def register_winner_values(format_or_prefix: str, translate: Callable[[str, str], Any]) -> None:
+    WINNER_VALUES[format_or_prefix] = translate
+
+
+def winner_value(output_format: str, winner: str) -> Any:
+    """``winner`` as a verdict of ``output_format``; a LookupError when that format has no pairwise winner."""
+    translate = WINNER_VALUES.get(output_format) or next(
+        (t for prefix, t in WINNER_VALUES.items() if prefix != PAIR and output_format.startswith(prefix)), None)
+    if translate is None:
+        raise LookupError(f"output format {output_format!r} is not a two-answer comparison")
+    return translate(output_format, winner)
+
+
 def parse(output_format: str, reply: dict[str, Any]) -> Verdict:
     parser = PARSERS.get(output_format)
     if parser is not None:

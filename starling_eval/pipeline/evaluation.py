@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from starling_eval.judges.client import JudgeClient, check_api_key, judge_identity
-from starling_eval.judges.pricing import price_for
+from starling_eval.judges.pricing import Price, price_for
 from starling_eval.judges.runner import JudgeOutcome, JudgeTally, judge_all, judge_key, newest_attempts
 from starling_eval.pipeline.common import Prepared, Progress, now_iso, open_run, prepare, results_paths
 from starling_eval.pipeline.generation import Generated, generate_into, pending_generation, resolve_backend
@@ -60,7 +60,8 @@ def evaluate(
     """Run the benchmark end to end for ``spec`` (which has a judge), resuming its unfinished run."""
     assert spec.judge is not None
     started = time.time()
-    check_api_key(spec.judge)  # before anything is generated
+    if spec.judge.reward_model is None:
+        check_api_key(spec.judge)  # before anything is generated
     prep = prepare(spec)
     store, cache, index = results_paths(results_root)
     try:
@@ -124,11 +125,19 @@ def _judge(spec: RunSpec, run: RunFolder, cache: Any, requests: list[JudgeReques
         if progress:
             progress("judge", done, total)
 
-    def connect() -> Any:
-        return judge_client or JudgeClient(spec.judge)
+    identity, connect = judge_identity(spec.judge), lambda: judge_client or JudgeClient(spec.judge)
+    if spec.judge.reward_model is not None:
+        from starling_eval.judges import reward_judge
+
+        rm = judge_client or _reward_model(spec.judge.reward_model)
+        requests = reward_judge.reward_requests(requests)
+        identity = reward_judge.judge_identity(rm)
+
+        def connect() -> Any:
+            return reward_judge.RewardJudge(rm, requests, cache, progress=progress)
 
     async def work() -> JudgeTally:
-        return await judge_all(requests, judge_identity(spec.judge), connect, cache, attempts=attempts,
+        return await judge_all(requests, identity, connect, cache, attempts=attempts,
                                retry_failed=retry_failed, on_outcomes=on_outcomes, progress=report)
 
     tally = asyncio.run(work())
@@ -137,10 +146,16 @@ def _judge(spec: RunSpec, run: RunFolder, cache: Any, requests: list[JudgeReques
     return rows, tally
 
 
+def _reward_model(spec: Any) -> Any:
+    from starling_eval.backends.reward import HFRewardModel
+
+    return HFRewardModel(spec)
+
+
 def _judging_summary(spec: RunSpec, rows: list[dict], tally: JudgeTally, missing: list[dict]) -> dict[str, Any]:
     judge = spec.judge
     assert judge is not None
-    price = price_for(judge.model, judge.price_in, judge.price_out)
+    price = _judge_price(judge)
     total_in = sum(r.get("prompt_tokens") or 0 for r in rows)
     total_out = sum(r.get("completion_tokens") or 0 for r in rows)
     failures: dict[str, int] = {}
@@ -149,9 +164,11 @@ def _judging_summary(spec: RunSpec, rows: list[dict], tally: JudgeTally, missing
             kind = r["failure"].split(":", 1)[0]
             failures[kind] = failures.get(kind, 0) + 1
     return {
-        "judge": {"model": judge.model, "base_url": judge.base_url or "api.openai.com", "mode": judge.mode,
+        "judge": {"model": judge.model,
+                  "base_url": None if judge.reward_model else judge.base_url or "api.openai.com", "mode": judge.mode,
                   "reference": judge.reference, "baseline": judge.baseline if judge.mode == "pairwise-baseline" else None,
-                  "annotator": judge.annotator},
+                  "annotator": judge.annotator,
+                  **({"reward_model": judge.reward_model.model_dump(mode="json")} if judge.reward_model else {})},
         "counts": {**tally.as_dict(), **_decided_without_call(missing), "failed_by_kind": failures},
         "usage": {
             "paid_now": {"prompt_tokens": tally.prompt_tokens, "completion_tokens": tally.completion_tokens,
@@ -161,6 +178,12 @@ def _judging_summary(spec: RunSpec, rows: list[dict], tally: JudgeTally, missing
             "price": {"prompt_per_1m": price.prompt, "completion_per_1m": price.completion, "source": price.source},
         },
     }
+
+
+def _judge_price(judge: Any) -> Any:
+    if judge.reward_model is not None:
+        return Price(0.0, 0.0, "a local reward model: no API cost")
+    return price_for(judge.model, judge.price_in, judge.price_out)
 
 
 def _decided_without_call(rows: list[dict]) -> dict[str, int]:
@@ -225,7 +248,7 @@ def plan(spec: RunSpec, results_root: Path) -> dict[str, Any]:
     todo = [r for r in requests if keys[r.id] not in hits or r.meta.get("item_id") in placeholders]
     prompt_tokens = sum(sum(len(m.content) for m in r.messages) for r in todo) // CHARS_PER_TOKEN
     completion_tokens = sum(min(EXPECTED_JUDGMENT_TOKENS, r.max_tokens) for r in todo)
-    price = price_for(spec.judge.model, spec.judge.price_in, spec.judge.price_out)
+    price = _judge_price(spec.judge)
     return {
         "benchmark": spec.benchmark,
         "model": spec.label,

@@ -1,9 +1,7 @@
 """``run <benchmark> --reward-model ...``: score both sides of every preference pair with a reward model.
 
-Rewards are cached per conversation in the shared call cache, keyed by the RM's identity (weights, head,
-format, truncation) and the conversation, and written a chunk at a time: a killed run loses at most one
-chunk, and a re-run, or another benchmark that shares conversations, computes no reward twice. The
-weights load only when some reward is missing.
+Rewards go through the shared call cache per conversation (``pipeline.rewards``): a killed run loses at
+most one chunk, and a re-run computes no reward twice.
 """
 
 from __future__ import annotations
@@ -17,14 +15,13 @@ from starling_eval.adapters.preference import pair_record, score_pairs
 from starling_eval.backends.base import BackendError
 from starling_eval.data import DataDir
 from starling_eval.pipeline.common import Prepared, Progress, now_iso, open_run, results_paths
+from starling_eval.pipeline.rewards import conversation_key, reward_conversations
 from starling_eval.registry import reward_benchmark
-from starling_eval.spec import Message, RunSpec
-from starling_eval.store.cache import call_key
+from starling_eval.spec import RunSpec
 from starling_eval.store.files import write_json_atomic, write_jsonl_atomic
 from starling_eval.store.runs import SCORES, STATUS_COMPLETE, RunFolder
 
 RECORDS = "records.jsonl"
-CHUNK = 256  # conversations per cache write
 
 
 @dataclass
@@ -32,10 +29,6 @@ class PairsResult:
     run: RunFolder
     manifest: dict[str, Any]
     scores: dict[str, Any]
-
-
-def _conversation(chat: tuple[Message, ...]) -> list[dict[str, str]]:
-    return [{"role": m.role, "content": m.content} for m in chat]
 
 
 def evaluate_pairs(spec: RunSpec, results_root: Path, *, rm: Any = None,
@@ -63,21 +56,12 @@ def evaluate_pairs(spec: RunSpec, results_root: Path, *, rm: Any = None,
     keys_of: dict[tuple[str, str], tuple[str, ...]] = {}  # (track, pair id) -> the two conversations' cache keys
     for track, pair_set in tracks.items():
         for pair in pair_set.pairs:
-            keys = tuple(call_key(identity, _conversation(chat), {}) for chat in (pair.chosen, pair.rejected))
+            keys = (conversation_key(identity, pair.chosen), conversation_key(identity, pair.rejected))
             chats.setdefault(keys[0], pair.chosen)
             chats.setdefault(keys[1], pair.rejected)
             keys_of[(track, pair.id)] = keys
-    rewards = cache.get_many(chats)
-    missing = [k for k in chats if k not in rewards]
     t_rm = time.time()
-    for start in range(0, len(missing), CHUNK):
-        keys = missing[start: start + CHUNK]
-        values = rm.reward([chats[k] for k in keys])
-        fresh = dict(zip(keys, values, strict=True))
-        cache.put_many("reward", fresh)
-        rewards.update(fresh)
-        if progress:
-            progress("rewards", start + len(keys), len(missing))
+    rewards, computed = reward_conversations(rm, chats, cache, progress=progress)
     rm_s = time.time() - t_rm
     cache.close()
 
@@ -94,8 +78,8 @@ def evaluate_pairs(spec: RunSpec, results_root: Path, *, rm: Any = None,
     write_json_atomic(run.file(SCORES), scores_doc)
     index.put_item_scores(run.run_id, [(i["key"], i["metric"], i["value"]) for i in scores["items"]])
     manifest.update(status=STATUS_COMPLETE, finished=now_iso(), reward_model=rm.provenance(),
-                    counts={"pairs": len(records), "conversations": len(chats), "rewards_computed": len(missing),
-                            "rewards_from_cache": len(chats) - len(missing)},
+                    counts={"pairs": len(records), "conversations": len(chats), "rewards_computed": computed,
+                            "rewards_from_cache": len(chats) - computed},
                     timings={"rewards_s": round(rm_s, 3), "total_s": round(time.time() - started, 3)})
     manifest["summary"] = {"model": spec.label, **{f"{row['track']}_accuracy": row["accuracy"]
                                                    for row in scores["models"]}}
