@@ -1,0 +1,1 @@
+"""Goodhart checks: how far an automatic judge agrees with the humans it stands in for."""
