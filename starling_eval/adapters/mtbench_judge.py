@@ -171,8 +171,11 @@ def build_requests(
                     requests.append(_request(rid, prompt, fields, meta))
                     continue
                 m1, m2 = match
+                # the characters each model wrote up to this turn (what the judge was shown): for bias checks
+                chars = {f"chars_{i}": None if m in lacking else sum(map(len, answers[m][sample.id][:turn]))
+                         for i, m in ((1, m1), (2, m2))}
                 for game, (a, b) in ((1, (m1, m2)), (2, (m2, m1))):
-                    meta = {**base_meta, "model_1": m1, "model_2": m2, "game": game}
+                    meta = {**base_meta, "model_1": m1, "model_2": m2, "game": game, **chars}
                     rid = f"pair|{m1}|{m2}|{sample.id}|{turn}|g{game}"
                     if lacking:
                         missing.append({"id": rid, **meta, "verdict": None,
