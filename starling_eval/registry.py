@@ -14,6 +14,7 @@ BENCHMARKS: dict[str, str] = {
     "alpacaeval": "starling_eval.adapters.alpacaeval:AlpacaEval",
     "mmlu": "starling_eval.adapters.multiple_choice:MMLU",
     "truthfulqa": "starling_eval.adapters.multiple_choice:TruthfulQA",
+    "safe-rlhf": "starling_eval.adapters.safe_rlhf:SafeRLHF",
 }
 # reward-model tracks (``run NAME --reward-model ...``): preference pairs scored by an RM
 REWARD_BENCHMARKS: dict[str, str] = {

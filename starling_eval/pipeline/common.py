@@ -43,6 +43,8 @@ def prepare(spec: RunSpec) -> Prepared:
     bench = benchmark(spec.benchmark)
     data = DataDir(spec.data_dir)
     files = list(bench.data_files)
+    if hasattr(bench, "files"):  # data files that depend on what the data directory holds (Safe-RLHF: full or sample)
+        files += bench.files(data)
     if spec.judge is not None:
         if not hasattr(bench, "judge_requests"):
             raise ValueError(f"{spec.benchmark} is not judged; use `starling-eval generate {spec.benchmark}`")

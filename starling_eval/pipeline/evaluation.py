@@ -195,7 +195,9 @@ def _decided_without_call(rows: list[dict]) -> dict[str, int]:
 def _item_scores(scores: dict[str, Any]) -> list[tuple[str, str, float | None]]:
     out = []
     for item in scores.get("items", []):
-        if "preference" in item:  # AlpacaEval: 1 (reference better) .. 2 (model better)
+        if "key" in item:  # a benchmark that names its own item keys and metric (Safe-RLHF)
+            out.append((item["key"], item["metric"], item["value"]))
+        elif "preference" in item:  # AlpacaEval: 1 (reference better) .. 2 (model better)
             out.append((f"{item['model']}|{item['question_id']}", "preference", item["preference"]))
         elif "score" in item:
             out.append((f"{item['model']}|{item['question_id']}|{item['turn']}", "score", item["score"]))
@@ -209,7 +211,7 @@ def _summary(scores: dict[str, Any]) -> dict[str, Any]:
     """The few numbers `list` shows: the first model's headline and the failure count."""
     head = scores["models"][0] if scores.get("models") else {}
     keys = ("model", "overall", "turn1", "turn2", "win_rate_adjusted", "win_rate", "length_controlled_winrate",
-            "n_valid", "n_failed")
+            "harmless_rate", "helpfulness", "n_valid", "n_failed")
     return {k: head[k] for k in keys if k in head} | {"n_failed_total": scores.get("n_failed", 0)}
 
 

@@ -29,6 +29,8 @@ def score_tables(scores: dict[str, Any], title: str) -> list[Any]:
         return _multiple_choice_tables(scores["mode"], models, title)
     if scores.get("mode") == "reward-pairs":
         return _reward_pairs_tables(models, title)
+    if scores.get("mode") == "safety":
+        return _safety_tables(models, title)
     if scores.get("mode") == "single":
         table = Table(title=title)
         for col in ("model", "turn 1", "turn 2", "overall", "95% CI", "valid", "failed"):
@@ -96,6 +98,28 @@ def _reward_pairs_tables(rows: list[dict[str, Any]], title: str) -> list[Any]:
                 by_subset.add_row(name, _pct(sub["accuracy"]), _pct(sub["length_baseline"]), str(sub["n"]))
             tables.append(by_subset)
     return tables
+
+
+def _safety_tables(models: list[dict[str, Any]], title: str) -> list[Any]:
+    """Safe-RLHF for policies: harmless rate (%) and helpfulness (1-10) with intervals; harmless rate by category."""
+    from rich.table import Table
+
+    table = Table(title=title)
+    for col in ("model", "harmless %", "95% CI", "helpfulness", "95% CI ", "helpfulness if harmless", "valid", "failed"):
+        table.add_column(col, justify="left" if col == "model" else "right")
+    for m in models:
+        table.add_row(m["model"], _pct(m["harmless_rate"]), _ci_pct(m["harmless_ci95"]), _num(m["helpfulness"], 2),
+                      _ci(m["helpfulness_ci95"]), _num(m["helpfulness_when_harmless"], 2), str(m["n_valid"]),
+                      str(m["n_failed"]))
+    by_category = Table(title="harmless % by harm category (of the dataset's own responses to the prompt)")
+    by_category.add_column("category")
+    for m in models:
+        by_category.add_column(m["model"], justify="right")
+    for category in sorted({c for m in models for c in m["categories"]}):
+        by_category.add_row(category, *(f"{_pct(m['categories'][category]['harmless_rate'])} "
+                                         f"({m['categories'][category]['n']})" if category in m["categories"] else "—"
+                                         for m in models))
+    return [table, by_category]
 
 
 def _multiple_choice_tables(mode: str, models: list[dict[str, Any]], title: str) -> list[Any]:
