@@ -434,24 +434,9 @@ def build_judge(bench: Any, o: dict[str, Any]) -> Any:
 
 
 def answer_sources(bench: Any, paths: tuple[Path, ...]) -> list[Any]:
-    """--answers files as AnswerFile specs: the model's name (FastChat: the file name; alpaca_eval: the
-    outputs' generator) and the content hash."""
-    from starling_eval.data import sha256_file
-    from starling_eval.spec import AnswerFile
+    from starling_eval.pipeline.common import answer_files
 
-    sources, seen = [], set()
-    for path in paths:
-        if not path.is_file():
-            raise InputError(f"--answers {path}: no such file")
-        if hasattr(bench, "answers_model_name"):
-            name = bench.answers_model_name(path)
-        else:
-            name = path.name[: -len(".jsonl")] if path.name.endswith(".jsonl") else path.stem
-        if name in seen:
-            raise InputError(f"--answers {path}: two answer files for model {name!r}")
-        seen.add(name)
-        sources.append(AnswerFile(model=name, path=str(path.resolve()), sha256=sha256_file(path)))
-    return sources
+    return answer_files(bench, paths)
 
 
 @main.command()
@@ -903,3 +888,8 @@ def pull(ctx: click.Context, paths: tuple[str, ...], mirror: str | None, force: 
                    f"in {data_dir.root}")
     if failed:
         sys.exit(EXIT_INCOMPLETE)
+
+
+from starling_eval.goodhart.commands import goodhart  # noqa: E402  (after main: the group hangs off it)
+
+main.add_command(goodhart)

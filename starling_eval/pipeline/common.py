@@ -7,17 +7,17 @@ killed or failed run is finished by running the same command again.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from starling_eval import __version__
 from starling_eval.adapters.base import Benchmark, Sample
-from starling_eval.data import DataDir
+from starling_eval.data import DataDir, DataError, sha256_file
 from starling_eval.provenance import environment
 from starling_eval.registry import benchmark
-from starling_eval.spec import RunSpec
+from starling_eval.spec import AnswerFile, RunSpec
 from starling_eval.store.cache import CallCache
 from starling_eval.store.index import RunIndex
 from starling_eval.store.runs import STATUS_RUNNING, RunFolder, RunStore
@@ -96,3 +96,21 @@ def open_run(spec: RunSpec, prep: Prepared, store: RunStore, index: RunIndex, ki
     run.write_manifest(manifest)
     index.upsert_run(manifest, run.path)
     return run, manifest
+
+
+def answer_files(bench: Any, paths: Sequence[Path], option: str = "--answers") -> list[AnswerFile]:
+    """Answer files as AnswerFile specs: the model's name (FastChat: the file name; alpaca_eval: the outputs'
+    generator) and the content hash. A missing file or two files of one model is a DataError."""
+    sources, seen = [], set()
+    for path in paths:
+        if not path.is_file():
+            raise DataError(f"{option} {path}: no such file")
+        if hasattr(bench, "answers_model_name"):
+            name = bench.answers_model_name(path)
+        else:
+            name = path.name[: -len(".jsonl")] if path.name.endswith(".jsonl") else path.stem
+        if name in seen:
+            raise DataError(f"{option} {path}: two answer files for model {name!r}")
+        seen.add(name)
+        sources.append(AnswerFile(model=name, path=str(path.resolve()), sha256=sha256_file(path)))
+    return sources

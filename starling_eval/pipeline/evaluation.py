@@ -19,7 +19,7 @@ from starling_eval.judges.pricing import Price, price_for
 from starling_eval.judges.runner import JudgeOutcome, JudgeTally, judge_all, judge_key, newest_attempts
 from starling_eval.pipeline.common import Prepared, Progress, now_iso, open_run, prepare, results_paths
 from starling_eval.pipeline.generation import Generated, generate_into, pending_generation, resolve_backend
-from starling_eval.spec import JudgeRequest, RunSpec
+from starling_eval.spec import JudgeRequest, JudgeSpec, RunSpec
 from starling_eval.store.files import (
     append_jsonl,
     read_jsonl,
@@ -75,7 +75,8 @@ def evaluate(
             answers = {spec.label: generation.answers}
         requests, missing = prep.bench.judge_requests(prep.data, prep.samples, answers, spec.judge)
         t_judge = time.time()
-        rows, tally = _judge(spec, run, cache, requests, missing, retry_failed, progress, judge_client)
+        rows, tally = judge_into(spec.judge, run.file(JUDGMENTS), cache, requests, missing, retry_failed=retry_failed,
+                                 progress=progress, judge_client=judge_client)
         judge_s = time.time() - t_judge
     finally:
         cache.close()
@@ -84,7 +85,7 @@ def evaluate(
     by_id = {r.id: r for r in requests}
     for rel, file_rows in prep.bench.export_judgments(rows, by_id, spec.judge).items():
         write_rows_atomic(run.path / rel, file_rows)
-    judging = _judging_summary(spec, rows, tally, missing)
+    judging = judging_summary(spec.judge, rows, tally, missing)
     failed_for_good = tally.api_failures + (generation.counts["failed"] if generation else 0)
     scores_doc = {"schema_version": spec.schema_version, "run_id": run.run_id, "benchmark": spec.benchmark,
                   "judge": spec.judge.model_dump(mode="json", exclude={"api_key_env"}), **scores}
@@ -108,10 +109,11 @@ def evaluate(
     return EvalResult(run=run, manifest=manifest, scores=scores_doc, generation=generation, judging=judging)
 
 
-def _judge(spec: RunSpec, run: RunFolder, cache: Any, requests: list[JudgeRequest], missing: list[dict],
-           retry_failed: bool, progress: Progress | None, judge_client: Any) -> tuple[list[dict], JudgeTally]:
-    """Judge through the cache, appending each stored batch to judgments.jsonl; rewrite it ordered at the end."""
-    path = run.file(JUDGMENTS)
+def judge_into(judge: JudgeSpec, path: Path, cache: Any, requests: list[JudgeRequest], missing: list[dict], *,
+               retry_failed: bool = False, progress: Progress | None = None,
+               judge_client: Any = None) -> tuple[list[dict], JudgeTally]:
+    """Judge through the cache, appending each stored batch to ``path`` (a judgments.jsonl); rewrite it
+    ordered at the end. ``judge_client`` replaces the API client (tests), or is the RM of a reward-model judge."""
     repair_jsonl(path)
     attempts = newest_attempts(read_jsonl(path))
     rows_by_id: dict[str, dict] = {}
@@ -125,11 +127,11 @@ def _judge(spec: RunSpec, run: RunFolder, cache: Any, requests: list[JudgeReques
         if progress:
             progress("judge", done, total)
 
-    identity, connect = judge_identity(spec.judge), lambda: judge_client or JudgeClient(spec.judge)
-    if spec.judge.reward_model is not None:
+    identity, connect = judge_identity(judge), lambda: judge_client or JudgeClient(judge)
+    if judge.reward_model is not None:
         from starling_eval.judges import reward_judge
 
-        rm = judge_client or _reward_model(spec.judge.reward_model)
+        rm = judge_client or _reward_model(judge.reward_model)
         requests = reward_judge.reward_requests(requests)
         identity = reward_judge.judge_identity(rm)
 
@@ -152,9 +154,8 @@ def _reward_model(spec: Any) -> Any:
     return HFRewardModel(spec)
 
 
-def _judging_summary(spec: RunSpec, rows: list[dict], tally: JudgeTally, missing: list[dict]) -> dict[str, Any]:
-    judge = spec.judge
-    assert judge is not None
+def judging_summary(judge: JudgeSpec, rows: list[dict], tally: JudgeTally, missing: list[dict]) -> dict[str, Any]:
+    """The judge, the call counts (cache hits, calls, failures by kind) and the tokens and cost, paid now and in all."""
     price = _judge_price(judge)
     total_in = sum(r.get("prompt_tokens") or 0 for r in rows)
     total_out = sum(r.get("completion_tokens") or 0 for r in rows)

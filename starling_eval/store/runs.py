@@ -27,7 +27,7 @@ STATUS_COMPLETE = "complete"
 STATUS_INCOMPLETE = "incomplete"
 
 
-def _slug(text: str) -> str:
+def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-")[:60] or "model"
 
 
@@ -65,7 +65,7 @@ class RunStore:
 
     def new_run(self, benchmark: str, model_label: str, spec_hash: str) -> RunFolder:
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        base = f"{stamp}-{benchmark}-{_slug(model_label)}-{spec_hash[:8]}"
+        base = f"{stamp}-{benchmark}-{slug(model_label)}-{spec_hash[:8]}"
         path = self.runs_dir / base
         n = 1
         while path.exists():
