@@ -708,7 +708,8 @@ def show(ctx: click.Context, run_ref: str, as_json: bool) -> None:
     manifest = run_folder.read_manifest()
     scores = run_folder.scores()
     if as_json:
-        _emit_json({"manifest": manifest, "scores": scores, "path": str(run_folder.path)})
+        _emit_json({"manifest": manifest, "scores": scores, "goodhart_card": _goodhart_card(run_folder),
+                    "path": str(run_folder.path)})
         return
     from rich.table import Table
 
@@ -756,6 +757,18 @@ def show(ctx: click.Context, run_ref: str, as_json: bool) -> None:
 
         for score_table in score_tables(scores, f"{spec['benchmark']} scores"):
             _console().print(score_table)
+    card = _goodhart_card(run_folder)
+    if card is not None:
+        from starling_eval.goodhart.commands import print_card
+
+        print_card(card)
+
+
+def _goodhart_card(run_folder: Any) -> dict | None:
+    from starling_eval.goodhart.card import CARD
+
+    path = run_folder.file(CARD)
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
 
 
 @main.command(name="list")

@@ -326,6 +326,43 @@ def judge(ctx: click.Context, include_regenerated: bool, include_authors: bool, 
 
 
 @goodhart.command()
+@_judge_choice_options("judge", "The judge to probe")
+@click.option("--answers", "answers_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="MT-Bench answers to pad and list-ify (FastChat model_answer JSONL, e.g. a run's model_answer/*.jsonl).")
+@click.option("--limit", default=None, type=click.IntRange(min=1), help="Only the first N questions.")
+@click.option("--seed", default=0, show_default=True, help="Bootstrap seed.")
+@click.option("--data-dir", default=None, type=click.Path(file_okay=False),
+              help="Data folder [default: $STARLING_EVAL_DATA or the user cache].")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as a JSON object.")
+@click.pass_context
+@_input_errors
+def verbosity(ctx: click.Context, answers_path: Path, limit: int | None, seed: int, data_dir: str | None,
+              as_json: bool, **options: Any) -> None:
+    """Verbosity probe: does the judge prefer answers padded or list-ified without new content? 50% is no bias."""
+    from starling_eval.data import DataDir
+    from starling_eval.goodhart.verbosity_probe import probe_verbosity
+
+    if not answers_path.is_file():
+        raise _input_error(f"--answers {answers_path}: no such file")
+    report = probe_verbosity(_judge_spec(options, "judge"), DataDir(data_dir), _results_root(ctx), answers_path,
+                             limit=limit, seed=seed)
+    if as_json:
+        _emit_json(report)
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"verbosity probe · judge {report['judge']} · {report['questions']} questions")
+    for col in ("transform", "prefers transformed", "95% CI", "transformed / original / ties", "failed"):
+        table.add_column(col, justify="left" if col == "transform" else "right")
+    for name, r in report["shift"].items():
+        ci = r["prefers_transformed_ci"]
+        table.add_row(name, _pct(r["prefers_transformed"]), f"{ci[0]:.1%}–{ci[1]:.1%}" if ci else "—",
+                      f"{r['n_transformed']} / {r['n_original']} / {r['n_ties']}", str(r["n_failed"]))
+    Console().print(table)
+
+
+@goodhart.command()
 @click.argument("run_ref")
 @_judge_choice_options("proxy", "The human proxy")
 @click.option("--seed", default=0, show_default=True, help="Bootstrap seed.")

@@ -111,6 +111,15 @@ def bias_summary(judgments: Sequence[PairJudgment], *, seed: int = 0) -> dict[st
     return {"position": position, "length": length, "flags": flags(position, length)}
 
 
+def judge_folder(results_root: Path, judge: JudgeSpec) -> Path:
+    """``results/goodhart/<judge>-<hash>``: one folder per judge identity (two judges served under one name
+    at different endpoints do not share it)."""
+    from starling_eval.store.runs import slug
+
+    named = judge.model_dump(mode="json", exclude=JUDGE_OPERATIONAL_FIELDS | {"api_key_env", "mode"})
+    return results_root / "goodhart" / f"{slug(judge.model)}-{sha256_text(canonical_json(named))[:8]}"
+
+
 def judge_human_pairs(judge: JudgeSpec, data: DataDir, results_root: Path, *, models: Sequence[str] = AS_SEEN,
                       experts_only: bool = True, limit: int | None = None, seed: int = 0,
                       judge_client: Any = None, progress: Any = None) -> dict[str, Any]:
@@ -121,15 +130,13 @@ def judge_human_pairs(judge: JudgeSpec, data: DataDir, results_root: Path, *, mo
     from starling_eval.pipeline.evaluation import judge_into, judging_summary
     from starling_eval.store.cache import CallCache
     from starling_eval.store.files import write_json_atomic, write_jsonl_atomic
-    from starling_eval.store.runs import slug
 
     if judge.reward_model is None and judge_client is None:
         check_api_key(judge)
     human_votes, gpt4_votes = read_votes(data.require(HUMAN_VOTES)), read_votes(data.require(GPT4_VOTES))
     requests, counts = human_pair_requests(data, human_votes, judge, models=models, experts_only=experts_only,
                                            limit=limit)
-    named = judge.model_dump(mode="json", exclude=JUDGE_OPERATIONAL_FIELDS | {"api_key_env", "mode"})
-    folder = results_root / "goodhart" / f"{slug(judge.model)}-{sha256_text(canonical_json(named))[:8]}"
+    folder = judge_folder(results_root, judge)
     cache = CallCache(results_root / "cache.sqlite")
     try:
         rows, tally = judge_into(judge, folder / "judgments.jsonl", cache, requests, [], progress=progress,
