@@ -355,24 +355,32 @@ def _safe_rlhf_file(path: Path, track: str) -> list[Pair]:
 _ARENA_COLUMNS = ("question_id", "model_a", "model_b", "winner", "conversation_a", "conversation_b")
 
 
-def arena_pairs(path: Path) -> PairSet:
+@dataclass(frozen=True)
+class Battle:
+    """One Chatbot Arena battle as the voter saw it: both conversations and the human's verdict."""
+
+    id: str
+    model_a: str
+    model_b: str
+    winner: str  # model_a, model_b, tie, tie (bothbad)
+    conversation_a: tuple[Message, ...]
+    conversation_b: tuple[Message, ...]
+    language: str
+
+
+def arena_battles(path: Path) -> tuple[list[Battle], dict[str, int]]:
     """lmsys/chatbot_arena_conversations battles (the Hugging Face parquet file, or the ``data/`` folder of its
-    shards) as pairs: the winner's whole conversation against the loser's.
+    shards), ties included, and notes on quirks.
 
     Columns read: ``question_id``, ``model_a``, ``model_b``, ``winner`` (``model_a``, ``model_b``, ``tie``,
     ``tie (bothbad)``), ``conversation_a``/``conversation_b`` (lists of ``{role, content}``, user and
-    assistant turns alternating, multi-turn battles holding every turn) and ``language``. Ties have no
-    preferred side and are counted in ``skipped`` under their ``winner`` value.
-
-    ``subset`` is the ``language`` tag: human preferences differ across languages and so do reward models,
-    and per-language accuracy is how Arena results are usually sliced ("" where the column is absent).
+    assistant turns alternating, multi-turn battles holding every turn) and ``language`` ("" where absent).
     ``id`` is ``question_id``. The 33k file is reported to repeat some question ids (a prompt battled again); a
-    repeat gets ``"#2"``, ``"#3"``... in file order (ties included, so ids do not move when ties are
-    counted differently), and ``notes["repeated question_id"]`` counts them. ``notes["user turns differ"]``
-    counts battles whose two sides do not share their user turns (kept: the vote still compares them).
+    repeat gets ``"#2"``, ``"#3"``... in file order, and ``notes["repeated question_id"]`` counts them.
+    ``notes["user turns differ"]`` counts battles whose two sides do not share their user turns (kept: the
+    vote still compares them).
     """
-    pairs: list[Pair] = []
-    skipped: Counter[str] = Counter()
+    battles: list[Battle] = []
     notes: Counter[str] = Counter()
     seen: Counter[str] = Counter()
     for f, i, row in _parquet_rows(path, _ARENA_COLUMNS, optional=("language",)):
@@ -382,23 +390,32 @@ def arena_pairs(path: Path) -> PairSet:
             raise DataError(f"{where}: question_id is {qid!r}")
         qid = str(qid)
         seen[qid] += 1
-        pair_id = qid if seen[qid] == 1 else f"{qid}#{seen[qid]}"
         if seen[qid] > 1:
             notes["repeated question_id"] += 1
         conv = {side: _arena_conversation(row[f"conversation_{side}"], f"{where}: conversation_{side}")
                 for side in ("a", "b")}
-        if winner in ARENA_TIES:
-            skipped[winner] += 1
-            continue
-        if winner not in ARENA_WINNERS:
+        if winner not in ARENA_WINNERS + ARENA_TIES:
             raise DataError(f"{where}: winner is {winner!r}, not one of {', '.join(ARENA_WINNERS + ARENA_TIES)}")
         if [m for m in conv["a"] if m.role != "assistant"] != [m for m in conv["b"] if m.role != "assistant"]:
             notes["user turns differ"] += 1
-        win, lose = ("a", "b") if winner == "model_a" else ("b", "a")
         language = row.get("language")
-        pairs.append(Pair(id=pair_id, chosen=conv[win], rejected=conv[lose],
-                          subset=language if isinstance(language, str) else ""))
-    return PairSet(pairs, dict(skipped), dict(notes))
+        battles.append(Battle(id=qid if seen[qid] == 1 else f"{qid}#{seen[qid]}", model_a=str(row["model_a"]),
+                              model_b=str(row["model_b"]), winner=winner, conversation_a=conv["a"],
+                              conversation_b=conv["b"], language=language if isinstance(language, str) else ""))
+    return battles, dict(notes)
+
+
+def arena_pairs(path: Path) -> PairSet:
+    """Arena battles (``arena_battles``) as pairs: the winner's whole conversation against the loser's. Ties
+    have no preferred side and are counted in ``skipped`` under their ``winner`` value. ``subset`` is the
+    ``language`` tag: human preferences differ across languages and so do reward models, and per-language
+    accuracy is how Arena results are usually sliced."""
+    battles, notes = arena_battles(path)
+    skipped = Counter(b.winner for b in battles if b.winner in ARENA_TIES)
+    pairs = [Pair(id=b.id, chosen=b.conversation_a if b.winner == "model_a" else b.conversation_b,
+                  rejected=b.conversation_b if b.winner == "model_a" else b.conversation_a, subset=b.language)
+             for b in battles if b.winner in ARENA_WINNERS]
+    return PairSet(pairs, dict(skipped), notes)
 
 
 def _arena_conversation(turns: Any, where: str) -> tuple[Message, ...]:

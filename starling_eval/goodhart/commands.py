@@ -326,6 +326,31 @@ def judge(ctx: click.Context, include_regenerated: bool, include_authors: bool, 
 
 
 @goodhart.command()
+@_judge_choice_options("judge", "The judge to measure")
+@click.option("--limit", default=None, type=click.IntRange(min=1), help="Only the first N battles.")
+@click.option("--seed", default=0, show_default=True, help="Bootstrap seed.")
+@click.option("--data-dir", default=None, type=click.Path(file_okay=False),
+              help="Data folder [default: $STARLING_EVAL_DATA or the user cache].")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as a JSON object.")
+@click.pass_context
+@_input_errors
+def arena(ctx: click.Context, limit: int | None, seed: int, data_dir: str | None, as_json: bool,
+          **options: Any) -> None:
+    """Run a judge or reward model on Chatbot Arena battles (lmsys/chatbot_arena_conversations in the data
+    folder) and report its agreement with the human winners, by number of turns, with and without ties."""
+    from starling_eval.data import DataDir
+    from starling_eval.goodhart.arena_agreement import judge_arena
+
+    report = judge_arena(_judge_spec(options, "judge"), DataDir(data_dir), _results_root(ctx), limit=limit, seed=seed)
+    if as_json:
+        _emit_json(report)
+        return
+    _agreement_console(report["agreement"], report["judge"], True)
+    click.echo(f"{report['judged']} of {report['battles']} battles judged; skipped: {report['skipped']}; "
+               f"{report['pairs_with_failed_game']} with a failed game", err=True)
+
+
+@goodhart.command()
 @_judge_choice_options("judge", "The judge to probe")
 @click.option("--answers", "answers_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="MT-Bench answers to pad and list-ify (FastChat model_answer JSONL, e.g. a run's model_answer/*.jsonl).")
