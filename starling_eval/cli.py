@@ -771,6 +771,84 @@ def _goodhart_card(run_folder: Any) -> dict | None:
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
 
 
+@main.command()
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write here [default: <results>/report.html, or report.md with --format md].")
+@click.option("--format", "fmt", type=click.Choice(["html", "md"]), default="html", show_default=True,
+              help="html: one self-contained page with plots; md: the table and the cards' flags.")
+@click.option("--benchmark", "benchmarks", multiple=True, help="Only this benchmark (repeatable).")
+@click.option("--judge", default=None, help="Only runs whose judge matches this pattern (fnmatch).")
+@click.option("--model", "model_pattern", default=None, help="Only models whose name matches this pattern (fnmatch).")
+@click.option("--title", default="starling-eval report", show_default=True, help="The page's title.")
+@click.pass_context
+@_input_errors
+def report(ctx: click.Context, out: Path | None, fmt: str, benchmarks: tuple[str, ...], judge: str | None,
+           model_pattern: str | None, title: str) -> None:
+    """A leaderboard report: the table across runs, plots (MT-Bench radar, win rates with CIs, MMLU by group,
+    RM accuracy vs the length baseline) and the Goodhart cards, in one file viewable offline."""
+    from starling_eval.report import leaderboard as lb_mod
+    from starling_eval.store.files import write_text_atomic
+
+    board = lb_mod.collect(ctx.obj["results"], benchmarks=list(benchmarks) or None, judge=judge,
+                           model_pattern=model_pattern)
+    if fmt == "html":
+        from starling_eval.report.html import render_report
+
+        text = render_report(board, title=title)
+    else:
+        text = f"# {title}\n\n" + lb_mod.to_markdown(board)
+    out = out or Path(ctx.obj["results"]) / f"report.{fmt}"
+    write_text_atomic(out, text)
+    click.echo(f"wrote {out} ({len(board.rows)} models, {len(board.columns)} columns)")
+
+
+@main.command()
+@click.option("--baseline", "baseline_ref", required=True,
+              help="The reference: a run id, unique prefix or folder, or a file written by `starling-eval export`.")
+@click.option("--candidate", "candidate_ref", required=True, help="The run to check (id, prefix, folder or export).")
+@click.option("--rules", "rules_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="YAML/JSON: {metric: {max_drop: X}} [default: the benchmark's headline metric, max_drop 0].")
+@click.option("--seed", default=0, show_default=True, help="Bootstrap seed.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_context
+@_input_errors
+def gate(ctx: click.Context, baseline_ref: str, candidate_ref: str, rules_path: Path | None, seed: int,
+         as_json: bool) -> None:
+    """Fail a CI job when the candidate is worse than the baseline beyond a rule's max_drop, on the items both
+    runs share (paired bootstrap 95% CI of candidate − baseline; McNemar shown for accuracies).
+
+    Exit 0: every rule passes; 1: a regression; 2: bad input (runs not comparable, a metric missing). Writes a
+    Markdown summary to $GITHUB_STEP_SUMMARY when it is set."""
+    from starling_eval import gate as gate_mod
+
+    result = gate_mod.gate(baseline_ref, candidate_ref, ctx.obj["results"], rules_path=rules_path, seed=seed)
+    if as_json:
+        _emit_json(result.as_dict())
+    else:
+        _console().print(gate_mod.gate_table(result))
+    gate_mod.write_step_summary(result)
+    sys.exit(result.exit_code)
+
+
+@main.command()
+@click.argument("run_ref")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="The JSON file to write (commit it under results/ as a gate baseline).")
+@click.pass_context
+@_input_errors
+def export(ctx: click.Context, run_ref: str, out: Path) -> None:
+    """Export a run's per-item values and comparability key as one JSON file, a baseline `gate` can read."""
+    from starling_eval.gate import export_run
+    from starling_eval.store.files import write_json_atomic
+    from starling_eval.store.runs import RunStore
+
+    run_folder = RunStore(ctx.obj["results"]).get(run_ref)
+    if run_folder is None:
+        raise InputError(f"no run matches {run_ref!r} under {ctx.obj['results']}/runs (see `starling-eval list runs`)")
+    write_json_atomic(out, export_run(run_folder))
+    click.echo(f"wrote {out}")
+
+
 @main.command(name="list")
 @click.argument("what", type=click.Choice(["all", "benchmarks", "backends", "runs"]), default="all")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
@@ -817,6 +895,41 @@ def list_(ctx: click.Context, what: str, as_json: bool) -> None:
 
 
 # -- data ------------------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--format", "fmt", type=click.Choice(["table", "md", "csv", "json", "html"]), default="table",
+              show_default=True, help="Output: a rich table, Markdown, CSV, JSON or an HTML table fragment.")
+@click.option("--benchmark", "benchmarks", multiple=True, help="Only this benchmark (repeatable).")
+@click.option("--judge", default=None, help="Only runs whose judge matches this pattern (fnmatch, e.g. 'gpt-4*').")
+@click.option("--model", "model_pattern", default=None, help="Only models whose name matches this pattern (fnmatch).")
+@click.option("--all-metrics", is_flag=True, help="Every metric, not only each benchmark's headline.")
+@click.option("--include-incomplete", is_flag=True, help="Also runs that did not finish (marked).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write to this file.")
+@click.pass_context
+@_input_errors
+def leaderboard(ctx: click.Context, fmt: str, benchmarks: tuple[str, ...], judge: str | None, model_pattern: str | None,
+                all_metrics: bool, include_incomplete: bool, out: Path | None) -> None:
+    """One table across runs: a row per model (name + revision), a column per benchmark metric with its 95% CI,
+    judge, date and failures. Runs whose benchmark version, judge or prompt differ get separate columns."""
+    from starling_eval.report import leaderboard as lb_mod
+
+    board = lb_mod.collect(ctx.obj["results"], benchmarks=list(benchmarks) or None, judge=judge,
+                           model_pattern=model_pattern, include_incomplete=include_incomplete,
+                           metrics="all" if all_metrics else "headline")
+    if fmt == "table" and out is None:
+        _console().print(lb_mod.to_rich_table(board))
+        for note in lb_mod.notes(board):
+            _console(stderr=True).print(note, highlight=False, markup=False)
+        return
+    text = lb_mod.render(board, "md" if fmt == "table" else fmt)
+    if out is None:
+        click.echo(text)
+    else:
+        from starling_eval.store.files import write_text_atomic
+
+        write_text_atomic(out, text)
+        click.echo(f"wrote {out}", err=True)
 
 
 @main.group()

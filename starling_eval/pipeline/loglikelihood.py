@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
-from starling_eval.backends.base import BackendError, folder_fingerprint
+from starling_eval.backends.base import BackendError, folder_fingerprint, model_revision
 from starling_eval.backends.vllm import vllm_logs_to_stderr
 from starling_eval.data import DataDir
 from starling_eval.pipeline.common import Prepared, now_iso, open_run, results_paths
@@ -104,6 +104,9 @@ def evaluate_loglikelihood(spec: RunSpec, results_root: Path) -> MCResult:
     store, cache, index = results_paths(results_root)
     cache.close()
     run, manifest = open_run(spec, prep, store, index, "run")
+    # the same name and revision a generation run of this model records, so reports put both on one row
+    manifest["model"] = {"label": spec.label, "backend": spec.model.backend,
+                         "revision": model_revision(spec.model, spec.model.name_or_path)}
     manifest["lm_eval"] = {"model": model_type, "model_args": model_args, "num_fewshot": bench.num_fewshot,
                            "apply_chat_template": spec.apply_chat_template,
                            "fewshot_as_multiturn": spec.fewshot_as_multiturn, "tasks": [t["task"] for t in tasks]}

@@ -38,6 +38,11 @@ def write_json_atomic(path: Path, obj: Any) -> None:
     _write_atomic(path, write)
 
 
+def write_text_atomic(path: Path, text: str) -> None:
+    """A report or export: written whole or not at all."""
+    _write_atomic(path, lambda f: f.write(text))
+
+
 def write_jsonl_atomic(path: Path, rows: Iterable[dict]) -> None:
     _write_atomic(path, lambda fh: fh.writelines(json.dumps(row, ensure_ascii=False, default=str) + "\n" for row in rows))
 
