@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import pytest
 
@@ -320,3 +321,34 @@ def test_two_real_reward_model_runs_of_different_limits_gate_on_their_shared_pai
     assert rule.metric == "hh.rm_accuracy" and (rule.n_shared, rule.n_only_baseline, rule.n_only_candidate) == (20, 0, 10)
     assert (rule.diff, rule.ci_low, rule.ci_high) == (0.0, 0.0, 0.0) and rule.baseline_mean == rule.candidate_mean
     assert rule.mcnemar["b"] == rule.mcnemar["c"] == 0 and result.passed
+    # the same through the command line: exit 0, the step summary written; an exported baseline works alike
+    summary = tmp_path / "summary.md"
+    env = cli_env(data_dir, GITHUB_STEP_SUMMARY=str(summary))
+    res = run_cli("--results", str(tmp_path), "gate", "--baseline", run_ids[0], "--candidate", run_ids[1], "--json",
+                  env=env)
+    assert res.returncode == 0 and json.loads(res.stdout)["passed"] and "hh.rm_accuracy" in summary.read_text()
+    exported = tmp_path / "baseline.json"
+    assert run_cli("--results", str(tmp_path), "export", run_ids[0], "--out", str(exported), env=env).returncode == 0
+    res = run_cli("--results", str(tmp_path), "gate", "--baseline", str(exported), "--candidate", run_ids[1], env=env)
+    assert res.returncode == 0, res.stderr
+    # another reward model that disagrees on some pairs, gated with no allowed drop: a pass or a regression (exit
+    # 0 or 1) that matches the interval; another benchmark is bad input (exit 2)
+    other = build_tiny_reward_classifier(tmp_path / "rm2", seed=5)
+    res = run_cli("--results", str(tmp_path), "run", "hh", "--reward-model", str(other), "--limit", "30", "--dtype",
+                  "float32", "--device", "cpu", "--json", env=env)
+    worse = run_cli("--results", str(tmp_path), "gate", "--baseline", run_ids[1], "--candidate",
+                    json.loads(res.stdout)["run_id"], "--json", env=env)
+    (rule,) = json.loads(worse.stdout)["rules"]
+    assert worse.returncode == (0 if rule["ci_low"] >= 0 else 1)
+    res = run_cli("--results", str(tmp_path), "run", "truthfulqa", "--reward-model", str(rm), "--limit", "5", "--dtype",
+                  "float32", "--device", "cpu", "--json", env=env)
+    mixed = run_cli("--results", str(tmp_path), "gate", "--baseline", run_ids[0], "--candidate",
+                    json.loads(res.stdout)["run_id"], env=env)
+    assert mixed.returncode == 2 and "benchmark" in mixed.stderr
+
+
+def test_the_committed_example_rules_file_is_valid():
+    from starling_eval.gate import read_rules
+
+    rules = read_rules(Path(__file__).parent.parent / "results" / "gate-rules.yaml")
+    assert {r.metric: r.max_drop for r in rules}["mtbench.overall"] == 0.15 and len(rules) == 8
