@@ -7,7 +7,6 @@ input or usage, 3 a run could not finish.
 
 from __future__ import annotations
 
-import functools
 import json
 import sys
 from pathlib import Path
@@ -16,63 +15,10 @@ from typing import Any
 import click
 
 from starling_eval import __version__
+from starling_eval.cli_errors import InputError, emit_json, input_errors
 
 EXIT_CHECK_FAILED = 1
-EXIT_BAD_INPUT = 2
 EXIT_INCOMPLETE = 3
-
-
-class InputError(click.ClickException):
-    """Bad input: one line on stderr, exit 2."""
-
-    exit_code = EXIT_BAD_INPUT
-
-
-def _input_errors(fn: Any) -> Any:
-    """Turn our library's input errors into one-line exit-2 messages (imports only when one happens)."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except click.ClickException:
-            raise
-        except Exception as exc:
-            message = _input_error_message(exc)
-            if message is None:
-                raise
-            raise InputError(message) from exc
-
-    return wrapper
-
-
-def _input_error_message(exc: Exception) -> str | None:
-    from starling_eval.data import DataError
-
-    if isinstance(exc, DataError):
-        return str(exc)
-    from starling_eval.judges.runner import JudgeUnsupported
-
-    if isinstance(exc, JudgeUnsupported):
-        return f"{exc}; the replies so far are stored: fix the judge (--judge-base-url/--judge-model) and re-run"
-    from pydantic import ValidationError
-
-    from starling_eval.backends.base import BackendError
-    from starling_eval.backends.chat_template import TemplateError
-    from starling_eval.registry import UnknownName
-
-    if isinstance(exc, UnknownName):
-        return exc.message
-    if isinstance(exc, BackendError | TemplateError):
-        return str(exc)
-    if isinstance(exc, ValidationError):
-        first = exc.errors()[0]
-        return f"invalid option {'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
-    return None
-
-
-def _emit_json(obj: Any) -> None:
-    click.echo(json.dumps(obj, indent=2, ensure_ascii=False, default=str))
 
 
 def _console(stderr: bool = False) -> Any:
@@ -253,7 +199,7 @@ def _report_generation(result: Any, as_json: bool) -> None:
         "failures": result.failures,
     }
     if as_json:
-        _emit_json(payload)
+        emit_json(payload)
     else:
         from rich.table import Table
 
@@ -286,10 +232,23 @@ def _report_generation(result: Any, as_json: bool) -> None:
 @click.argument("benchmark")
 @model_options
 @click.pass_context
-@_input_errors
+@input_errors
 def generate(ctx: click.Context, benchmark: str, **options: Any) -> None:
     """Generate a model's answers to BENCHMARK (no judging). Resumes an unfinished identical run."""
     _report_generation(_generate(ctx, benchmark, options), options["as_json"])
+
+
+def run_filter_options(fn: Any) -> Any:
+    """Which runs a table or report covers: --benchmark (repeatable), --judge and --model (fnmatch patterns)."""
+    options = [
+        click.option("--benchmark", "benchmarks", multiple=True, help="Only this benchmark (repeatable)."),
+        click.option("--judge", default=None, help="Only runs whose judge matches this pattern (fnmatch, e.g. 'gpt-4*')."),
+        click.option("--model", "model_pattern", default=None,
+                     help="Only models whose name matches this pattern (fnmatch)."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
 
 
 def judge_options(fn: Any) -> Any:
@@ -405,16 +364,11 @@ def build_reward_spec(o: dict[str, Any], name_or_path: str, display_name: str | 
 
 def build_judge(bench: Any, o: dict[str, Any]) -> Any:
     """The JudgeSpec from the options, with what they leave out filled by the benchmark's defaults."""
-    from starling_eval.judges.pricing import parse_price
+    from starling_eval.judges.pricing import price_override
     from starling_eval.spec import JudgeSpec
 
     defaults = bench.judge_defaults(int(o["ae_version"]) if o["ae_version"] else None, o["annotator"])
-    price_in = price_out = None
-    if o["judge_price"]:
-        try:
-            price_in, price_out = parse_price(o["judge_price"])
-        except ValueError as exc:
-            raise InputError(str(exc)) from None
+    price_in, price_out = price_override(o["judge_price"])
     mode, model, reward_model = o["judge_mode"] or defaults["mode"], o["judge_model"] or defaults["model"], None
     if o["judge_reward_model"]:
         _refuse_options("--judge-reward-model", o, (("judge_model", "--judge-model"), ("judge_base_url", "--judge-base-url"),
@@ -445,7 +399,7 @@ def answer_sources(bench: Any, paths: tuple[Path, ...]) -> list[Any]:
 @judge_options
 @reward_options
 @click.pass_context
-@_input_errors
+@input_errors
 def run(ctx: click.Context, benchmark: str, **options: Any) -> None:
     """Run BENCHMARK end to end: generate → judge → score → store. Resumes an unfinished identical run.
 
@@ -550,7 +504,7 @@ def _run_reward_pairs(ctx: click.Context, benchmark: str, options: dict[str, Any
                              f"not {results['model']!r}; give another file")
         write_json_atomic(path, results)
     if options["as_json"]:
-        _emit_json({"run_id": result.run.run_id, "path": str(result.run.path), "status": result.manifest["status"],
+        emit_json({"run_id": result.run.run_id, "path": str(result.run.path), "status": result.manifest["status"],
                     "benchmark": benchmark, "mode": scores["mode"], "models": scores["models"],
                     "counts": result.manifest["counts"], "timings": result.manifest["timings"]})
         return
@@ -579,7 +533,7 @@ def _run_loglikelihood(ctx: click.Context, benchmark: str, options: dict[str, An
     result = pipeline.evaluate_loglikelihood(build_spec(benchmark, options), ctx.obj["results"])
     scores = result.scores
     if options["as_json"]:
-        _emit_json({"run_id": result.run.run_id, "path": str(result.run.path), "status": result.manifest["status"],
+        emit_json({"run_id": result.run.run_id, "path": str(result.run.path), "status": result.manifest["status"],
                     "benchmark": benchmark, "mode": scores["mode"], "models": scores["models"],
                     "timings": result.manifest["timings"]})
         return
@@ -593,7 +547,7 @@ def _run_loglikelihood(ctx: click.Context, benchmark: str, options: dict[str, An
 
 def _report_plan(plan: dict[str, Any], as_json: bool) -> None:
     if as_json:
-        _emit_json(plan)
+        emit_json(plan)
         return
     from rich.table import Table
 
@@ -619,7 +573,7 @@ def _report_evaluation(result: Any, as_json: bool) -> None:
     gen_counts = result.generation.counts if result.generation else None
     failures = scores.get("failures", [])
     if as_json:
-        _emit_json({
+        emit_json({
             "run_id": result.run.run_id, "path": str(result.run.path), "status": manifest["status"],
             "benchmark": scores["benchmark"], "mode": scores["mode"], "models": scores["models"],
             "judging": judging, "generation": gen_counts, "timings": manifest["timings"],
@@ -666,7 +620,7 @@ def _report_evaluation(result: Any, as_json: bool) -> None:
               help="Data folder, for per-category scores [default: $STARLING_EVAL_DATA or the user cache].")
 @click.option("--seed", default=0, show_default=True, help="Bootstrap seed.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of per-model scores.")
-@_input_errors
+@input_errors
 def score(benchmark: str, judgment_files: tuple[Path, ...], baseline: str | None, data_dir: str | None, seed: int,
           as_json: bool) -> None:
     """Re-score published or external judgments of BENCHMARK without calling anything."""
@@ -680,7 +634,7 @@ def score(benchmark: str, judgment_files: tuple[Path, ...], baseline: str | None
     scores = bench.score_judgment_files(list(judgment_files), data if data.root.is_dir() else None,
                                         baseline=baseline, seed=seed)
     if as_json:
-        _emit_json(scores["models"])
+        emit_json(scores["models"])
     else:
         from starling_eval.report.tables import score_tables
 
@@ -697,7 +651,7 @@ def score(benchmark: str, judgment_files: tuple[Path, ...], baseline: str | None
 @click.argument("run_ref")
 @click.option("--json", "as_json", is_flag=True, help="Print the manifest (and scores) as JSON.")
 @click.pass_context
-@_input_errors
+@input_errors
 def show(ctx: click.Context, run_ref: str, as_json: bool) -> None:
     """Show one run: spec, provenance, counts and scores. RUN_REF is a run id, unique prefix or folder."""
     from starling_eval.store.runs import RunStore
@@ -708,7 +662,7 @@ def show(ctx: click.Context, run_ref: str, as_json: bool) -> None:
     manifest = run_folder.read_manifest()
     scores = run_folder.scores()
     if as_json:
-        _emit_json({"manifest": manifest, "scores": scores, "goodhart_card": _goodhart_card(run_folder),
+        emit_json({"manifest": manifest, "scores": scores, "goodhart_card": _goodhart_card(run_folder),
                     "path": str(run_folder.path)})
         return
     from rich.table import Table
@@ -776,12 +730,10 @@ def _goodhart_card(run_folder: Any) -> dict | None:
               help="Write here [default: <results>/report.html, or report.md with --format md].")
 @click.option("--format", "fmt", type=click.Choice(["html", "md"]), default="html", show_default=True,
               help="html: one self-contained page with plots; md: the table and the cards' flags.")
-@click.option("--benchmark", "benchmarks", multiple=True, help="Only this benchmark (repeatable).")
-@click.option("--judge", default=None, help="Only runs whose judge matches this pattern (fnmatch).")
-@click.option("--model", "model_pattern", default=None, help="Only models whose name matches this pattern (fnmatch).")
+@run_filter_options
 @click.option("--title", default="starling-eval report", show_default=True, help="The page's title.")
 @click.pass_context
-@_input_errors
+@input_errors
 def report(ctx: click.Context, out: Path | None, fmt: str, benchmarks: tuple[str, ...], judge: str | None,
            model_pattern: str | None, title: str) -> None:
     """A leaderboard report: the table across runs, plots (MT-Bench radar, win rates with CIs, MMLU by group,
@@ -811,7 +763,7 @@ def report(ctx: click.Context, out: Path | None, fmt: str, benchmarks: tuple[str
 @click.option("--seed", default=0, show_default=True, help="Bootstrap seed.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.pass_context
-@_input_errors
+@input_errors
 def gate(ctx: click.Context, baseline_ref: str, candidate_ref: str, rules_path: Path | None, seed: int,
          as_json: bool) -> None:
     """Fail a CI job when the candidate is worse than the baseline beyond a rule's max_drop, on the items both
@@ -823,7 +775,7 @@ def gate(ctx: click.Context, baseline_ref: str, candidate_ref: str, rules_path: 
 
     result = gate_mod.gate(baseline_ref, candidate_ref, ctx.obj["results"], rules_path=rules_path, seed=seed)
     if as_json:
-        _emit_json(result.as_dict())
+        emit_json(result.as_dict())
     else:
         _console().print(gate_mod.gate_table(result))
     gate_mod.write_step_summary(result)
@@ -835,7 +787,7 @@ def gate(ctx: click.Context, baseline_ref: str, candidate_ref: str, rules_path: 
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="The JSON file to write (commit it under results/ as a gate baseline).")
 @click.pass_context
-@_input_errors
+@input_errors
 def export(ctx: click.Context, run_ref: str, out: Path) -> None:
     """Export a run's per-item values and comparability key as one JSON file, a baseline `gate` can read."""
     from starling_eval.gate import export_run
@@ -873,7 +825,7 @@ def list_(ctx: click.Context, what: str, as_json: bool) -> None:
             index.rebuild(RunStore(root).all_runs())
         out["runs"] = index.runs() if index else []
     if as_json:
-        _emit_json(out)
+        emit_json(out)
         return
     console = _console()
     if "benchmarks" in out:
@@ -900,14 +852,12 @@ def list_(ctx: click.Context, what: str, as_json: bool) -> None:
 @main.command()
 @click.option("--format", "fmt", type=click.Choice(["table", "md", "csv", "json", "html"]), default="table",
               show_default=True, help="Output: a rich table, Markdown, CSV, JSON or an HTML table fragment.")
-@click.option("--benchmark", "benchmarks", multiple=True, help="Only this benchmark (repeatable).")
-@click.option("--judge", default=None, help="Only runs whose judge matches this pattern (fnmatch, e.g. 'gpt-4*').")
-@click.option("--model", "model_pattern", default=None, help="Only models whose name matches this pattern (fnmatch).")
+@run_filter_options
 @click.option("--all-metrics", is_flag=True, help="Every metric, not only each benchmark's headline.")
 @click.option("--include-incomplete", is_flag=True, help="Also runs that did not finish (marked).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write to this file.")
 @click.pass_context
-@_input_errors
+@input_errors
 def leaderboard(ctx: click.Context, fmt: str, benchmarks: tuple[str, ...], judge: str | None, model_pattern: str | None,
                 all_metrics: bool, include_incomplete: bool, out: Path | None) -> None:
     """One table across runs: a row per model (name + revision), a column per benchmark metric with its 95% CI,
@@ -954,7 +904,7 @@ def where(ctx: click.Context, as_json: bool) -> None:
     """Print the data folder."""
     root = _data_dir(ctx).root
     if as_json:
-        _emit_json({"data_dir": str(root), "exists": root.is_dir()})
+        emit_json({"data_dir": str(root), "exists": root.is_dir()})
     else:
         click.echo(str(root))
 
@@ -963,7 +913,7 @@ def where(ctx: click.Context, as_json: bool) -> None:
 @click.argument("paths", nargs=-1)
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
-@_input_errors
+@input_errors
 def verify(ctx: click.Context, paths: tuple[str, ...], as_json: bool) -> None:
     """Check sha256 of data files (PATHS: files or folders like mt_bench; default all). Exit 1 if any is bad."""
     from starling_eval.data import manifest, select
@@ -973,7 +923,7 @@ def verify(ctx: click.Context, paths: tuple[str, ...], as_json: bool) -> None:
     bad = [(p, s) for p, s in status if s not in ("ok", "optional-missing")]
     optional = [p for p, s in status if s == "optional-missing"]
     if as_json:
-        _emit_json({"data_dir": str(data_dir.root), "files": [{"path": p, "status": s} for p, s in status]})
+        emit_json({"data_dir": str(data_dir.root), "files": [{"path": p, "status": s} for p, s in status]})
     else:
         for p, s in bad:
             click.echo(f"{s:8} {p}")
@@ -992,7 +942,7 @@ def verify(ctx: click.Context, paths: tuple[str, ...], as_json: bool) -> None:
 @click.option("--force", is_flag=True, help="Download even files already present and intact.")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
-@_input_errors
+@input_errors
 def pull(ctx: click.Context, paths: tuple[str, ...], mirror: str | None, force: bool, as_json: bool) -> None:
     """Download data files (PATHS: files or folders; default all) and verify their sha256."""
     from starling_eval.data import select
@@ -1007,7 +957,7 @@ def pull(ctx: click.Context, paths: tuple[str, ...], mirror: str | None, force: 
     results = data_dir.pull(chosen, mirror=mirror, force=force, on_file=show_file)
     failed = [r for r in results if r[1].startswith("failed")]
     if as_json:
-        _emit_json({"data_dir": str(data_dir.root), "files": [{"path": p, "outcome": o} for p, o in results]})
+        emit_json({"data_dir": str(data_dir.root), "files": [{"path": p, "outcome": o} for p, o in results]})
     else:
         counts = {k: sum(o.startswith(k) for _, o in results) for k in ("downloaded", "present", "failed")}
         click.echo(f"{counts['downloaded']} downloaded, {counts['present']} already present, {counts['failed']} failed "

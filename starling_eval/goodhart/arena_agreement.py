@@ -19,7 +19,7 @@ from starling_eval.adapters.base import Sample
 from starling_eval.adapters.rm_pairs import Battle, arena_battles
 from starling_eval.data import DataDir, DataError, manifest
 from starling_eval.goodhart.agreement import Vote, agreement_table
-from starling_eval.goodhart.human_pairs import bias_summary, judge_folder, votes_from_games
+from starling_eval.goodhart.human_pairs import bias_summary, judge_cached, judge_folder, votes_from_games
 from starling_eval.spec import JudgeSpec
 
 ARENA_PREFIX = "chatbot_arena_conversations/"
@@ -63,13 +63,8 @@ def human_votes(battles: list[Battle]) -> list[Vote]:
 def judge_arena(judge: JudgeSpec, data: DataDir, results_root: Path, *, limit: int | None = None, seed: int = 0,
                 judge_client: Any = None, progress: Any = None) -> dict[str, Any]:
     """Judge the battles (cache first) and report agreement with the human winners, per number of turns."""
-    from starling_eval.judges.client import check_api_key
-    from starling_eval.pipeline.evaluation import judge_into, judging_summary
-    from starling_eval.store.cache import CallCache
     from starling_eval.store.files import write_json_atomic
 
-    if judge.reward_model is None and judge_client is None:
-        check_api_key(judge)
     battles, notes = [], {}
     for path in arena_files(data):
         found, more = arena_battles(path)
@@ -78,17 +73,13 @@ def judge_arena(judge: JudgeSpec, data: DataDir, results_root: Path, *, limit: i
     battles = battles[:limit]
     requests, skipped = battle_requests(battles, data, judge)
     folder = judge_folder(results_root, judge)
-    cache = CallCache(results_root / "cache.sqlite")
-    try:
-        rows, tally = judge_into(judge, folder / "arena-judgments.jsonl", cache, requests, [], progress=progress,
-                                 judge_client=judge_client)
-    finally:
-        cache.close()
+    rows, judging = judge_cached(judge, folder / "arena-judgments.jsonl", requests, results_root,
+                                 judge_client=judge_client, progress=progress)
     votes, judgments, failed = votes_from_games(rows, judge.model)
     table = [r for r in agreement_table(votes, human_votes(battles), judge_name=judge.model, experts_only=False,
                                         seed=seed) if r["judge"] != "human"]
     report = {"judge": judge.model, "battles": len(battles), "judged": len(votes), "skipped": skipped,
               "pairs_with_failed_game": failed, "notes": notes, "agreement": table,
-              "bias": bias_summary(judgments, seed=seed), "judging": judging_summary(judge, rows, tally, [])}
+              "bias": bias_summary(judgments, seed=seed), "judging": judging}
     write_json_atomic(folder / "arena-report.json", report)
     return report

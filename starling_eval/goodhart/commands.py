@@ -2,54 +2,22 @@
 reward model run on the voted pairs), a run judge's position and length bias, and a run's Goodhart card.
 
 The group is registered by ``starling_eval.cli`` (``main.add_command(goodhart)``), which this module must
-not import at load time (that would be circular): the CLI's error helpers are imported when a command runs.
+not import at load time (that would be circular); bad input is reported by ``cli_errors`` as everywhere.
 Heavy modules (rich, numpy) are imported inside the commands so ``starling-eval --help`` stays instant.
 """
 
 from __future__ import annotations
 
-import functools
-import json
 import os
 from pathlib import Path
 from typing import Any
 
 import click
 
+from starling_eval.cli_errors import InputError, emit_json, input_errors
 from starling_eval.goodhart import GPT4_VOTES, HUMAN_VOTES
 
 GPT4_NAME = "gpt-4"
-
-
-def _input_error(message: str) -> click.ClickException:
-    from starling_eval.cli import InputError
-
-    return InputError(message)
-
-
-def _input_errors(fn: Any) -> Any:
-    """The CLI's rule: our library's input errors become one-line exit-2 messages (``starling_eval.cli``'s
-    mapping, imported only when an error happens)."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except click.ClickException:
-            raise
-        except Exception as exc:
-            from starling_eval.cli import _input_error_message
-
-            message = _input_error_message(exc)
-            if message is None:
-                raise
-            raise _input_error(message) from exc
-
-    return wrapper
-
-
-def _emit_json(obj: Any) -> None:
-    click.echo(json.dumps(obj, indent=2, ensure_ascii=False, default=str))
 
 
 def _results_root(ctx: click.Context) -> Path:
@@ -76,7 +44,7 @@ def goodhart() -> None:
 @click.option("--data-dir", default=None, type=click.Path(file_okay=False),
               help="Data folder [default: $STARLING_EVAL_DATA or the user cache].")
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as a JSON list (agreement as a 0..1 fraction).")
-@_input_errors
+@input_errors
 def agreement(votes_path: Path | None, judge_votes_path: Path | None, judge_name: str | None, include_authors: bool,
               seed: int, data_dir: str | None, as_json: bool) -> None:
     """Agreement of a judge's pairwise votes with the MT-Bench experts' (Zheng et al. 2023, Table 5): per turn,
@@ -96,9 +64,9 @@ def agreement(votes_path: Path | None, judge_votes_path: Path | None, judge_name
     try:
         rows = agreement_table(judge, human, judge_name=judge_name, experts_only=not include_authors, seed=seed)
     except ValueError as exc:
-        raise _input_error(f"{judge_votes_path}: {exc}") from None
+        raise InputError(f"{judge_votes_path}: {exc}") from None
     if as_json:
-        _emit_json(rows)
+        emit_json(rows)
         return
     _agreement_console(rows, judge_name, include_authors)
 
@@ -137,7 +105,7 @@ def _num(value: float | None, digits: int) -> str:
 @click.option("--seed", default=0, show_default=True, help="Bootstrap seed.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as a JSON object.")
 @click.pass_context
-@_input_errors
+@input_errors
 def bias(ctx: click.Context, run_ref: str, seed: int, as_json: bool) -> None:
     """Position and length bias of the judge of one judged run (MT-Bench pairwise or AlpacaEval). RUN_REF is a
     run id, unique prefix or folder."""
@@ -147,10 +115,10 @@ def bias(ctx: click.Context, run_ref: str, seed: int, as_json: bool) -> None:
     results = _results_root(ctx)
     run_folder = RunStore(results).get(run_ref)
     if run_folder is None:
-        raise _input_error(f"no run matches {run_ref!r} under {results}/runs (see `starling-eval list runs`)")
+        raise InputError(f"no run matches {run_ref!r} under {results}/runs (see `starling-eval list runs`)")
     report = run_bias_report(run_folder, seed=seed)
     if as_json:
-        _emit_json(report)
+        emit_json(report)
         return
     _bias_console(report)
 
@@ -264,23 +232,31 @@ def _judge_choice_options(prefix: str, what: str) -> Any:
 def _judge_spec(o: dict[str, Any], flag: str) -> Any:
     """The JudgeSpec the options name (exactly one of a model or a reward model)."""
     from starling_eval.cli import build_reward_spec
-    from starling_eval.judges.pricing import parse_price
+    from starling_eval.judges.pricing import price_override
     from starling_eval.spec import JudgeSpec
 
     if bool(o["judge_model"]) == bool(o["judge_reward_model"]):
-        raise _input_error(f"give exactly one of --{flag}-model or --{flag}-reward-model")
+        raise InputError(f"give exactly one of --{flag}-model or --{flag}-reward-model")
     if o["judge_reward_model"]:
         options = {"revision": None, "rm_padding_side": "right", "trust_remote_code": False, **o}
         reward = build_reward_spec(options, o["judge_reward_model"], None)
         return JudgeSpec(model=reward.label, reward_model=reward)
-    price_in = price_out = None
-    if o["judge_price"]:
-        try:
-            price_in, price_out = parse_price(o["judge_price"])
-        except ValueError as exc:
-            raise _input_error(str(exc)) from None
+    price_in, price_out = price_override(o["judge_price"])
     return JudgeSpec(model=o["judge_model"], base_url=o["judge_base_url"], api_key_env=o["judge_api_key_env"],
                      concurrency=o["judge_concurrency"], price_in=price_in, price_out=price_out)
+
+
+def _report_options(fn: Any) -> Any:
+    """--seed (the bootstrap's), --data-dir and --json, as every judge-running goodhart command takes them."""
+    options = [
+        click.option("--seed", default=0, show_default=True, help="Bootstrap seed."),
+        click.option("--data-dir", default=None, type=click.Path(file_okay=False),
+                     help="Data folder [default: $STARLING_EVAL_DATA or the user cache]."),
+        click.option("--json", "as_json", is_flag=True, help="Print the report as a JSON object."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
 
 
 @goodhart.command()
@@ -290,12 +266,9 @@ def _judge_spec(o: dict[str, Any], flag: str) -> Any:
                    "study (the voters read other answers).")
 @click.option("--include-authors", is_flag=True, help="Count the paper's authors' votes as human too.")
 @click.option("--limit", default=None, type=click.IntRange(min=1), help="Only the first N voted questions.")
-@click.option("--seed", default=0, show_default=True, help="Bootstrap seed.")
-@click.option("--data-dir", default=None, type=click.Path(file_okay=False),
-              help="Data folder [default: $STARLING_EVAL_DATA or the user cache].")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as a JSON object.")
+@_report_options
 @click.pass_context
-@_input_errors
+@input_errors
 def judge(ctx: click.Context, include_regenerated: bool, include_authors: bool, limit: int | None, seed: int,
           data_dir: str | None, as_json: bool, **options: Any) -> None:
     """Run a judge (OpenAI-compatible) or a reward model on the MT-Bench pairs the experts voted on, and put its
@@ -308,7 +281,7 @@ def judge(ctx: click.Context, include_regenerated: bool, include_authors: bool, 
     report = judge_human_pairs(spec, DataDir(data_dir), _results_root(ctx), models=models,
                                experts_only=not include_authors, limit=limit, seed=seed)
     if as_json:
-        _emit_json(report)
+        emit_json(report)
         return
     from rich.console import Console
     from rich.markup import escape
@@ -328,12 +301,9 @@ def judge(ctx: click.Context, include_regenerated: bool, include_authors: bool, 
 @goodhart.command()
 @_judge_choice_options("judge", "The judge to measure")
 @click.option("--limit", default=None, type=click.IntRange(min=1), help="Only the first N battles.")
-@click.option("--seed", default=0, show_default=True, help="Bootstrap seed.")
-@click.option("--data-dir", default=None, type=click.Path(file_okay=False),
-              help="Data folder [default: $STARLING_EVAL_DATA or the user cache].")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as a JSON object.")
+@_report_options
 @click.pass_context
-@_input_errors
+@input_errors
 def arena(ctx: click.Context, limit: int | None, seed: int, data_dir: str | None, as_json: bool,
           **options: Any) -> None:
     """Run a judge or reward model on Chatbot Arena battles (lmsys/chatbot_arena_conversations in the data
@@ -343,7 +313,7 @@ def arena(ctx: click.Context, limit: int | None, seed: int, data_dir: str | None
 
     report = judge_arena(_judge_spec(options, "judge"), DataDir(data_dir), _results_root(ctx), limit=limit, seed=seed)
     if as_json:
-        _emit_json(report)
+        emit_json(report)
         return
     _agreement_console(report["agreement"], report["judge"], True)
     click.echo(f"{report['judged']} of {report['battles']} battles judged; skipped: {report['skipped']}; "
@@ -355,12 +325,9 @@ def arena(ctx: click.Context, limit: int | None, seed: int, data_dir: str | None
 @click.option("--answers", "answers_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="MT-Bench answers to pad and list-ify (FastChat model_answer JSONL, e.g. a run's model_answer/*.jsonl).")
 @click.option("--limit", default=None, type=click.IntRange(min=1), help="Only the first N questions.")
-@click.option("--seed", default=0, show_default=True, help="Bootstrap seed.")
-@click.option("--data-dir", default=None, type=click.Path(file_okay=False),
-              help="Data folder [default: $STARLING_EVAL_DATA or the user cache].")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as a JSON object.")
+@_report_options
 @click.pass_context
-@_input_errors
+@input_errors
 def verbosity(ctx: click.Context, answers_path: Path, limit: int | None, seed: int, data_dir: str | None,
               as_json: bool, **options: Any) -> None:
     """Verbosity probe: does the judge prefer answers padded or list-ified without new content? 50% is no bias."""
@@ -368,11 +335,11 @@ def verbosity(ctx: click.Context, answers_path: Path, limit: int | None, seed: i
     from starling_eval.goodhart.verbosity_probe import probe_verbosity
 
     if not answers_path.is_file():
-        raise _input_error(f"--answers {answers_path}: no such file")
+        raise InputError(f"--answers {answers_path}: no such file")
     report = probe_verbosity(_judge_spec(options, "judge"), DataDir(data_dir), _results_root(ctx), answers_path,
                              limit=limit, seed=seed)
     if as_json:
-        _emit_json(report)
+        emit_json(report)
         return
     from rich.console import Console
     from rich.table import Table
@@ -393,7 +360,7 @@ def verbosity(ctx: click.Context, answers_path: Path, limit: int | None, seed: i
 @click.option("--seed", default=0, show_default=True, help="Bootstrap seed.")
 @click.option("--json", "as_json", is_flag=True, help="Print the card as a JSON object.")
 @click.pass_context
-@_input_errors
+@input_errors
 def card(ctx: click.Context, run_ref: str, seed: int, as_json: bool, **options: Any) -> None:
     """The Goodhart card of a pairwise run (MT-Bench pairwise-baseline, AlpacaEval): the judge's win rate beside a
     human proxy's on the same items: the MT-Bench human votes where the run's answers are the ones the voters
@@ -405,11 +372,11 @@ def card(ctx: click.Context, run_ref: str, seed: int, as_json: bool, **options: 
     results = _results_root(ctx)
     run_folder = RunStore(results).get(run_ref)
     if run_folder is None:
-        raise _input_error(f"no run matches {run_ref!r} under {results}/runs (see `starling-eval list runs`)")
+        raise InputError(f"no run matches {run_ref!r} under {results}/runs (see `starling-eval list runs`)")
     proxy = _judge_spec(options, "proxy") if options["judge_model"] or options["judge_reward_model"] else None
     result = make_card(run_folder, results, proxy, seed=seed)
     if as_json:
-        _emit_json(result)
+        emit_json(result)
     else:
         print_card(result)
     if result["flagged"]:

@@ -120,29 +120,39 @@ def judge_folder(results_root: Path, judge: JudgeSpec) -> Path:
     return results_root / "goodhart" / f"{slug(judge.model)}-{sha256_text(canonical_json(named))[:8]}"
 
 
+def judge_cached(judge: JudgeSpec, path: Path, requests: list[JudgeRequest], results_root: Path, *,
+                 judge_client: Any = None, progress: Any = None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Judge ``requests`` through the results root's call cache into the judgments file ``path`` (resumable,
+    nothing paid twice): the rows and the judging summary (counts, tokens, cost). An API judge without its
+    key fails before any call."""
+    from starling_eval.judges.client import check_api_key
+    from starling_eval.pipeline.evaluation import judge_into, judging_summary
+    from starling_eval.store.cache import CallCache
+
+    if judge.reward_model is None and judge_client is None:
+        check_api_key(judge)
+    cache = CallCache(results_root / "cache.sqlite")
+    try:
+        rows, tally = judge_into(judge, path, cache, requests, [], progress=progress, judge_client=judge_client)
+    finally:
+        cache.close()
+    return rows, judging_summary(judge, rows, tally, [])
+
+
 def judge_human_pairs(judge: JudgeSpec, data: DataDir, results_root: Path, *, models: Sequence[str] = AS_SEEN,
                       experts_only: bool = True, limit: int | None = None, seed: int = 0,
                       judge_client: Any = None, progress: Any = None) -> dict[str, Any]:
     """Judge the voted pairs (cache first), write the votes and the report under ``results/goodhart/<judge>/``
     and return the report: counts, agreement rows beside GPT-4's and the humans', bias checks, usage."""
     from starling_eval.goodhart.agreement import read_votes
-    from starling_eval.judges.client import check_api_key
-    from starling_eval.pipeline.evaluation import judge_into, judging_summary
-    from starling_eval.store.cache import CallCache
     from starling_eval.store.files import write_json_atomic, write_jsonl_atomic
 
-    if judge.reward_model is None and judge_client is None:
-        check_api_key(judge)
     human_votes, gpt4_votes = read_votes(data.require(HUMAN_VOTES)), read_votes(data.require(GPT4_VOTES))
     requests, counts = human_pair_requests(data, human_votes, judge, models=models, experts_only=experts_only,
                                            limit=limit)
     folder = judge_folder(results_root, judge)
-    cache = CallCache(results_root / "cache.sqlite")
-    try:
-        rows, tally = judge_into(judge, folder / "judgments.jsonl", cache, requests, [], progress=progress,
-                                 judge_client=judge_client)
-    finally:
-        cache.close()
+    rows, judging = judge_cached(judge, folder / "judgments.jsonl", requests, results_root, judge_client=judge_client,
+                                 progress=progress)
     votes, judgments, failed = votes_from_games(rows, judge.model)
     judged = {_key(r.meta) for r in requests}
     report = {
@@ -151,7 +161,7 @@ def judge_human_pairs(judge: JudgeSpec, data: DataDir, results_root: Path, *, mo
         "agreement": comparison(votes, judge.model, gpt4_votes, human_votes, judged, experts_only=experts_only,
                                 seed=seed),
         "bias": bias_summary(judgments, seed=seed),
-        "judging": judging_summary(judge, rows, tally, []),
+        "judging": judging,
         "votes_file": str(folder / "votes.jsonl"),
         "note": f"answers as the voters saw them exist for {', '.join(AS_SEEN)}; "
                 f"{', '.join(REGENERATED)} were regenerated later and vicuna-13b-v1.2's are missing",

@@ -18,7 +18,7 @@ from starling_eval.adapters import mtbench_judge
 from starling_eval.adapters.mtbench import MTBench
 from starling_eval.data import DataDir, DataError
 from starling_eval.goodhart.bias import PairJudgment
-from starling_eval.goodhart.human_pairs import judge_folder
+from starling_eval.goodhart.human_pairs import judge_cached, judge_folder
 from starling_eval.goodhart.verbosity import TRANSFORMS, verbosity_shift
 from starling_eval.spec import JudgeSpec
 
@@ -28,13 +28,8 @@ ORIGINAL = "original"
 def probe_verbosity(judge: JudgeSpec, data: DataDir, results_root: Path, answers_path: Path, *,
                     transforms: Sequence[str] = tuple(TRANSFORMS), limit: int | None = None, seed: int = 0,
                     judge_client: Any = None, progress: Any = None) -> dict[str, Any]:
-    from starling_eval.judges.client import check_api_key
-    from starling_eval.pipeline.evaluation import judge_into, judging_summary
-    from starling_eval.store.cache import CallCache
     from starling_eval.store.files import write_json_atomic
 
-    if judge.reward_model is None and judge_client is None:
-        check_api_key(judge)
     original = mtbench_judge.read_answer_file(answers_path)
     samples = [s for s in MTBench().samples(data) if s.id in original][:limit]
     if not samples:
@@ -46,12 +41,8 @@ def probe_verbosity(judge: JudgeSpec, data: DataDir, results_root: Path, answers
                                             mtbench_judge.read_references(data, pairwise))
     requests = [r for r in built if r.meta["model_1"] == ORIGINAL and _changed(answers, r.meta)]
     folder = judge_folder(results_root, judge)
-    cache = CallCache(results_root / "cache.sqlite")
-    try:
-        rows, tally = judge_into(judge, folder / f"verbosity-{answers_path.stem}.jsonl", cache, requests, [],
-                                 progress=progress, judge_client=judge_client)
-    finally:
-        cache.close()
+    rows, judging = judge_cached(judge, folder / f"verbosity-{answers_path.stem}.jsonl", requests, results_root,
+                                 judge_client=judge_client, progress=progress)
     games: dict[tuple, dict[int, dict]] = {}
     for row in rows:
         games.setdefault((row["model_2"], row["question_id"], row["turn"]), {})[row["game"]] = row
@@ -60,7 +51,7 @@ def probe_verbosity(judge: JudgeSpec, data: DataDir, results_root: Path, answers
                                         cluster=str(qid)))
                for (transform, qid, turn), g in games.items() if 1 in g]
     report = {"judge": judge.model, "answers": str(answers_path), "questions": len(samples),
-              "shift": verbosity_shift(results, seed=seed), "judging": judging_summary(judge, rows, tally, [])}
+              "shift": verbosity_shift(results, seed=seed), "judging": judging}
     write_json_atomic(folder / f"verbosity-{answers_path.stem}.json", report)
     return report
 

@@ -61,3 +61,16 @@ def parse_price(text: str) -> tuple[float, float]:
     if prompt < 0 or completion < 0:
         raise ValueError(f"--judge-price {text!r}: prices cannot be negative")
     return prompt, completion
+
+
+def price_override(text: str | None) -> tuple[float | None, float | None]:
+    """``--judge-price``'s value as (prompt, completion) USD per 1M tokens; (None, None) when not given. A bad
+    value is a DataError, which the command line reports in one line with exit 2."""
+    if not text:
+        return None, None
+    from starling_eval.data import DataError
+
+    try:
+        return parse_price(text)
+    except ValueError as exc:
+        raise DataError(str(exc)) from None

@@ -10,9 +10,9 @@ import pytest
 from starling_eval.data import DataDir
 from starling_eval.goodhart.arena_agreement import judge_arena
 from starling_eval.spec import JudgeSpec, RewardSpec
+from starling_eval.testing.length_reward import LengthRewardModel
 from tests.adapters.test_rm_pairs import write_arena
 from tests.conftest import cli_env, run_cli
-from tests.goodhart.test_human_pairs import LengthRM
 
 
 @pytest.fixture()
@@ -26,7 +26,7 @@ def arena_data(tmp_path, data_dir):
 
 def test_a_length_judge_against_the_human_winners(tmp_path, arena_data):
     judge = JudgeSpec(model="length-rm", reward_model=RewardSpec(name_or_path="length-rm"))
-    report = judge_arena(judge, DataDir(arena_data, verify=False), tmp_path / "res", judge_client=LengthRM())
+    report = judge_arena(judge, DataDir(arena_data, verify=False), tmp_path / "res", judge_client=LengthRewardModel())
     rows = {(r["turn"], r["setup"]): r for r in report["agreement"]}
     # one-turn battles: the longer reply wins 1 (human: b) ✓, 2 (tie) ✗, 4 (tie, bothbad) ✗, 5 (human: a) ✗
     assert (rows[(1, "S1")]["n_agree"], rows[(1, "S1")]["n"]) == (1, 4)

@@ -13,19 +13,8 @@ from starling_eval.data import DataDir
 from starling_eval.goodhart.agreement import agreement_table, read_votes
 from starling_eval.goodhart.human_pairs import AS_SEEN, judge_human_pairs, votes_from_games
 from starling_eval.spec import JudgeSpec, RewardSpec
+from starling_eval.testing.length_reward import LengthRewardModel
 from tests.conftest import cli_env, run_cli
-
-
-class LengthRM:
-    def __init__(self) -> None:
-        self.scored = 0
-
-    def identity(self) -> dict:
-        return {"rm": "length"}
-
-    def reward(self, chats):
-        self.scored += len(chats)
-        return [float(sum(len(m.content) for m in c if m.role == "assistant")) for c in chats]
 
 
 def _game(g, verdict, qid=81, turn=1):
@@ -46,7 +35,7 @@ def test_two_games_make_one_vote_as_fastchat_counts_them():
 
 
 def test_a_reward_model_on_the_voted_pairs_beside_gpt4_and_the_humans(tmp_path, data_dir):
-    rm = LengthRM()
+    rm = LengthRewardModel()
     judge = JudgeSpec(model="length-rm", reward_model=RewardSpec(name_or_path="length-rm"))
     report = judge_human_pairs(judge, DataDir(str(data_dir)), tmp_path, judge_client=rm)
     humans = read_votes(data_dir / "mt_bench_human" / "human.jsonl")
@@ -70,7 +59,7 @@ def test_a_reward_model_on_the_voted_pairs_beside_gpt4_and_the_humans(tmp_path, 
     # a length-only judge is consistent in both orders and flagged for length bias
     assert report["bias"]["position"]["consistency"] == 1.0
     assert any("longer answer" in f for f in report["bias"]["flags"])
-    again = judge_human_pairs(judge, DataDir(str(data_dir)), tmp_path, judge_client=(fresh := LengthRM()))
+    again = judge_human_pairs(judge, DataDir(str(data_dir)), tmp_path, judge_client=(fresh := LengthRewardModel()))
     assert fresh.scored == 0 and again["judging"]["counts"]["called"] == 0
 
 
@@ -94,7 +83,7 @@ def test_verbosity_probe_catches_a_judge_that_rewards_padding(tmp_path, data_dir
 
     answers = data_dir / "mt_bench" / "model_answer" / "alpaca-13b.jsonl"
     judge = JudgeSpec(model="length-rm", reward_model=RewardSpec(name_or_path="length-rm"))
-    report = probe_verbosity(judge, DataDir(str(data_dir)), tmp_path, answers, limit=5, judge_client=LengthRM())
+    report = probe_verbosity(judge, DataDir(str(data_dir)), tmp_path, answers, limit=5, judge_client=LengthRewardModel())
     pad = report["shift"]["pad"]
     # a length-rewarding judge always prefers the padded answer, in both orders
     assert pad["n"] == 10 and pad["prefers_transformed"] == 1.0 and pad["n_failed"] == 0

@@ -15,22 +15,9 @@ from starling_eval.data import DataError, sha256_file
 from starling_eval.judges import reward_judge, verdicts
 from starling_eval.pipeline.evaluation import evaluate
 from starling_eval.spec import AnswerFile, JudgeRequest, JudgeSpec, Message, RewardSpec, RunSpec
+from starling_eval.testing.length_reward import LengthRewardModel
 from starling_eval.testing.tiny_model import build_tiny_reward_classifier
 from tests.conftest import cli_env, run_cli
-
-
-class LengthRM:
-    """Rewards the characters the assistant wrote: a judge whose every verdict the test can predict."""
-
-    def __init__(self) -> None:
-        self.scored = 0
-
-    def identity(self) -> dict:
-        return {"rm": "length"}
-
-    def reward(self, chats):
-        self.scored += len(chats)
-        return [float(sum(len(m.content) for m in chat if m.role == "assistant")) for chat in chats]
 
 
 def _chat(*texts: str) -> tuple[Message, ...]:
@@ -74,7 +61,7 @@ def _turns(path: Path) -> dict[int, list[str]]:
 
 
 def test_mtbench_pairwise_verdicts_follow_the_rewards_and_a_rerun_costs_nothing(tmp_path, data_dir):
-    rm = LengthRM()
+    rm = LengthRewardModel()
     result = evaluate(_mtbench_spec(data_dir, tmp_path), tmp_path, judge_client=rm)
     mine = _turns(data_dir / "mt_bench" / "model_answer" / "alpaca-13b.jsonl")
     base = _turns(data_dir / "mt_bench" / "model_answer" / "gpt-3.5-turbo.jsonl")
@@ -89,7 +76,7 @@ def test_mtbench_pairwise_verdicts_follow_the_rewards_and_a_rerun_costs_nothing(
     assert rm.scored == 3 * 2 * 2
     assert result.judging["usage"]["paid_now"]["cost_usd"] == 0
     assert result.manifest["judge"]["reward_model"]["name_or_path"] == "length-rm"
-    again = evaluate(_mtbench_spec(data_dir, tmp_path), tmp_path, judge_client=(fresh := LengthRM()))
+    again = evaluate(_mtbench_spec(data_dir, tmp_path), tmp_path, judge_client=(fresh := LengthRewardModel()))
     assert fresh.scored == 0 and again.judging["counts"]["from_cache"] == 12
     assert again.scores["models"] == result.scores["models"]
 
@@ -104,7 +91,7 @@ def test_alpacaeval_preferences_follow_the_rewards_whatever_the_coin_showed_firs
                       reward_model=RewardSpec(name_or_path="length-rm"))
     spec = RunSpec(benchmark="alpacaeval", answers=[AnswerFile(model="mine", path=str(path), sha256=sha256_file(path))],
                    judge=judge, data_dir=str(data_dir), limit=6)
-    result = evaluate(spec, tmp_path, judge_client=LengthRM())
+    result = evaluate(spec, tmp_path, judge_client=LengthRewardModel())
     rows = {r["instruction"]: r for r in map(json.loads, (result.run.path / "judgments.jsonl").read_text().splitlines())}
     switched = [rows[o["instruction"]]["is_switched"] for o in outputs]
     assert any(switched) and not all(switched)  # both orders are exercised
