@@ -20,6 +20,7 @@ from typing import Any
 
 from starling_eval.adapters import mtbench_judge
 from starling_eval.adapters.mtbench import MTBench
+from starling_eval.adapters.mtbench_score import ERROR, TIE, game_winner, group_games
 from starling_eval.data import DataDir
 from starling_eval.goodhart import GPT4_VOTES, HUMAN_VOTES
 from starling_eval.goodhart.agreement import Vote, agreement_table, is_counted_human
@@ -28,7 +29,7 @@ from starling_eval.spec import JUDGE_OPERATIONAL_FIELDS, JudgeRequest, JudgeSpec
 
 AS_SEEN = ("alpaca-13b", "gpt-3.5-turbo", "llama-13b")  # answers identical to what the voters read
 REGENERATED = ("claude-v1", "gpt-4")  # answer files regenerated after the study: not what the voters read
-_GAME_WINNER = {1: {"A": "model_a", "B": "model_b", "tie": "tie"}, 2: {"A": "model_b", "B": "model_a", "tie": "tie"}}
+_AS_VOTE = {"model_1": "model_a", "model_2": "model_b", TIE: "tie"}  # FastChat's game winner → a vote's winner
 
 
 def voted_keys(votes: Iterable[Vote], experts_only: bool) -> set[tuple[int, int, str, str]]:
@@ -64,24 +65,21 @@ def _key(meta: Mapping[str, Any]) -> tuple[int, int, str, str]:
 
 
 def votes_from_games(rows: Iterable[Mapping[str, Any]], judge_name: str) -> tuple[list[Vote], list[PairJudgment], int]:
-    """Judgment rows (two games per pair) → one vote per pair (FastChat's rule), the pair judgments for the
-    bias checks, and how many pairs had a failed game (no vote: counted, not guessed)."""
-    games: dict[tuple, dict[int, Mapping[str, Any]]] = {}
-    for row in rows:
-        if row.get("kind") == "pair":
-            games.setdefault((row["question_id"], row["turn"], row["model_1"], row["model_2"]), {})[row["game"]] = row
+    """Judgment rows (two games per pair) → one vote per pair (FastChat's rule: the same winner in both games,
+    else "tie (inconsistent)"), the pair judgments for the bias checks, and how many pairs had a failed game
+    (no vote: counted, not guessed)."""
     votes, judgments, failed = [], [], 0
-    for (qid, turn, m1, m2), pair in games.items():
-        g1, g2 = pair.get(1, {}).get("verdict"), pair.get(2, {}).get("verdict")
+    for (m1, m2, qid, turn), pair in group_games(r for r in rows if r.get("kind") == "pair").items():
         first = pair.get(1) or pair.get(2) or {}
         judgments.append(PairJudgment(key=f"{qid}|{turn}|{m1}|{m2}", len_a=first.get("chars_1") or 0,
-                                      len_b=first.get("chars_2") or 0, verdict_ab=g1, verdict_ba=g2, cluster=str(qid)))
-        if g1 is None or g2 is None:
+                                      len_b=first.get("chars_2") or 0, verdict_ab=(pair.get(1) or {}).get("verdict"),
+                                      verdict_ba=(pair.get(2) or {}).get("verdict"), cluster=str(qid)))
+        w1, w2 = (game_winner(pair.get(game), game) for game in (1, 2))
+        if ERROR in (w1, w2):
             failed += 1
             continue
-        w1, w2 = _GAME_WINNER[1][g1], _GAME_WINNER[2][g2]
         votes.append(Vote(question_id=int(qid), turn=int(turn), model_a=m1, model_b=m2,
-                          winner=w1 if w1 == w2 else "tie", judge=judge_name,
+                          winner=_AS_VOTE[w1] if w1 == w2 else "tie", judge=judge_name,
                           raw_winner=None if w1 == w2 else "tie (inconsistent)"))
     return votes, judgments, failed
 

@@ -24,7 +24,7 @@ import math
 from collections import Counter
 from typing import Any
 
-from starling_eval.data import DataError
+from starling_eval.data import DataError, require_keys
 from starling_eval.goodhart.bias import (
     PairJudgment,
     flags,
@@ -186,12 +186,6 @@ def _where(path: Any, index: int) -> str:
     return f"{path} row {index}"
 
 
-def _require(row: Any, keys: tuple[str, ...], path: Any, index: int) -> None:
-    missing = [k for k in keys if k not in row]
-    if missing:
-        raise DataError(f"{_where(path, index)}: missing {', '.join(missing)}")
-
-
 def _pair_judgments(rows: list[dict], path: Any, run_id: str, extras: dict[str, Any]
                     ) -> tuple[list[PairJudgment], dict[str, Any]]:
     """MT-Bench pair rows grouped by (model_1, model_2, question_id, turn); the last row of a game wins
@@ -203,7 +197,7 @@ def _pair_judgments(rows: list[dict], path: Any, run_id: str, extras: dict[str, 
         if row.get("kind") != KIND_PAIR:
             continue
         n_rows += 1
-        _require(row, _PAIR_FIELDS, path, index)
+        require_keys(row, _PAIR_FIELDS, _where(path, index))
         game = row["game"]
         if game not in (1, 2, "1", "2"):
             raise DataError(f"{_where(path, index)}: game must be 1 or 2, got {game!r}")
@@ -263,7 +257,7 @@ def _alpaca_judgments(rows: list[dict], path: Any, run_id: str, extras: dict[str
         if row.get("kind") != KIND_ALPACAEVAL:
             continue
         n_rows += 1
-        _require(row, _ALPACA_FIELDS, path, index)
+        require_keys(row, _ALPACA_FIELDS, _where(path, index))
         latest[f"{row['model']}|{row['instruction']}"] = (index, row)
     judgments = []
     shown_first: dict[str, str] = {}
