@@ -693,7 +693,9 @@ def show(ctx: click.Context, run_ref: str, as_json: bool) -> None:
     if manifest.get("judging"):
         judge = manifest["judging"]["judge"]
         annotator = f", annotator {judge['annotator']}" if judge.get("annotator") else ""
-        rows.append(("judge", f"{judge['model']} at {judge['base_url']} ({judge['mode']}{annotator})"))
+        where = (f"reward model {judge['reward_model']['name_or_path']}" if judge.get("reward_model")
+                 else judge["base_url"])
+        rows.append(("judge", f"{judge['model']} at {where} ({judge['mode']}{annotator})"))
         rows.append(("judge usage", json.dumps(manifest["judging"]["usage"]["all_judgments"])))
     rows += [
         ("counts", json.dumps(manifest.get("counts", {}))),
