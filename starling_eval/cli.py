@@ -656,9 +656,7 @@ def show(ctx: click.Context, run_ref: str, as_json: bool) -> None:
     """Show one run: spec, provenance, counts and scores. RUN_REF is a run id, unique prefix or folder."""
     from starling_eval.store.runs import RunStore
 
-    run_folder = RunStore(ctx.obj["results"]).get(run_ref)
-    if run_folder is None:
-        raise InputError(f"no run matches {run_ref!r} under {ctx.obj['results']}/runs (see `starling-eval list runs`)")
+    run_folder = RunStore(ctx.obj["results"]).require(run_ref)
     manifest = run_folder.read_manifest()
     scores = run_folder.scores()
     if as_json:
@@ -796,10 +794,7 @@ def export(ctx: click.Context, run_ref: str, out: Path) -> None:
     from starling_eval.store.files import write_json_atomic
     from starling_eval.store.runs import RunStore
 
-    run_folder = RunStore(ctx.obj["results"]).get(run_ref)
-    if run_folder is None:
-        raise InputError(f"no run matches {run_ref!r} under {ctx.obj['results']}/runs (see `starling-eval list runs`)")
-    write_json_atomic(out, export_run(run_folder))
+    write_json_atomic(out, export_run(RunStore(ctx.obj["results"]).require(run_ref)))
     click.echo(f"wrote {out}")
 
 

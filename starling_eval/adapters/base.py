@@ -14,8 +14,15 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, Field
 
-from starling_eval.data import DataDir
+from starling_eval.data import DataDir, DataError
 from starling_eval.spec import JudgeRequest, JudgeSpec
+
+
+def refuse_annotator_options(version: int | None, annotator: str | None) -> None:
+    """``--version``/``--annotator`` choose among AlpacaEval's annotators; any other benchmark refuses them."""
+    for option, value in (("--version", version), ("--annotator", annotator)):
+        if value is not None:
+            raise DataError(f"{option} applies to alpacaeval only")
 
 
 class Sample(BaseModel):

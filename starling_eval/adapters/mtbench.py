@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from starling_eval.adapters import mtbench_judge, mtbench_judgment_files, mtbench_score
-from starling_eval.adapters.base import Sample
+from starling_eval.adapters.base import Sample, refuse_annotator_options
 from starling_eval.data import DataDir, DataError, read_jsonl_rows
 from starling_eval.spec import JudgeRequest, JudgeSpec
 
@@ -98,9 +98,7 @@ class MTBench:
 
     def judge_defaults(self, version: int | None, annotator: str | None) -> dict[str, Any]:
         """FastChat's defaults: GPT-4 grading single answers; gpt-3.5-turbo as the pairwise baseline."""
-        for option, value in (("--version", version), ("--annotator", annotator)):
-            if value is not None:
-                raise DataError(f"{option} applies to alpacaeval only")
+        refuse_annotator_options(version, annotator)
         return {"model": "gpt-4", "mode": "single", "baseline": "gpt-3.5-turbo", "annotator": None}
 
     def judge_data_files(self, judge: JudgeSpec) -> list[str]:

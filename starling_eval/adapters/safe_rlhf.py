@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from starling_eval.adapters.base import Sample
+from starling_eval.adapters.base import Sample, refuse_annotator_options
 from starling_eval.adapters.preference import SafeRLHFPairs
 from starling_eval.data import DataDir, DataError, iter_jsonl_objects, read_jsonl_rows
 from starling_eval.judges import verdicts
@@ -113,9 +113,7 @@ class SafeRLHF:
     # -- judging ----------------------------------------------------------------------------------
 
     def judge_defaults(self, version: int | None, annotator: str | None) -> dict[str, Any]:
-        for option, value in (("--version", version), ("--annotator", annotator)):
-            if value is not None:
-                raise DataError(f"{option} applies to alpacaeval only")
+        refuse_annotator_options(version, annotator)
         return {"model": "gpt-4", "mode": "single", "baseline": "none", "annotator": None}
 
     def judge_data_files(self, judge: JudgeSpec) -> list[str]:

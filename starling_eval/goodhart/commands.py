@@ -112,11 +112,7 @@ def bias(ctx: click.Context, run_ref: str, seed: int, as_json: bool) -> None:
     from starling_eval.goodhart.run_bias import run_bias_report
     from starling_eval.store.runs import RunStore
 
-    results = _results_root(ctx)
-    run_folder = RunStore(results).get(run_ref)
-    if run_folder is None:
-        raise InputError(f"no run matches {run_ref!r} under {results}/runs (see `starling-eval list runs`)")
-    report = run_bias_report(run_folder, seed=seed)
+    report = run_bias_report(RunStore(_results_root(ctx)).require(run_ref), seed=seed)
     if as_json:
         emit_json(report)
         return
@@ -370,9 +366,7 @@ def card(ctx: click.Context, run_ref: str, seed: int, as_json: bool, **options: 
     from starling_eval.store.runs import RunStore
 
     results = _results_root(ctx)
-    run_folder = RunStore(results).get(run_ref)
-    if run_folder is None:
-        raise InputError(f"no run matches {run_ref!r} under {results}/runs (see `starling-eval list runs`)")
+    run_folder = RunStore(results).require(run_ref)
     proxy = _judge_spec(options, "proxy") if options["judge_model"] or options["judge_reward_model"] else None
     result = make_card(run_folder, results, proxy, seed=seed)
     if as_json:

@@ -5,14 +5,14 @@ generated answers or existing answer files; ``evaluate_loglikelihood`` has lm-ev
 log-likelihoods (MMLU, TruthfulQA); ``plan`` counts what a run would call and cost (``--dry-run``).
 """
 
-from starling_eval.pipeline.common import Progress, prepare, results_paths
+from starling_eval.pipeline.common import Progress, ScoredRun, prepare, results_paths
 from starling_eval.pipeline.evaluation import EvalResult, evaluate, plan
 from starling_eval.pipeline.generation import GenerationResult, build_chat, generate, sampling_for
-from starling_eval.pipeline.loglikelihood import MCResult, evaluate_loglikelihood
+from starling_eval.pipeline.loglikelihood import evaluate_loglikelihood
 
 __all__ = [
     "EvalResult",
-    "MCResult",
+    "ScoredRun",
     "evaluate_loglikelihood",
     "GenerationResult",
     "Progress",

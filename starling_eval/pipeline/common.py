@@ -30,6 +30,15 @@ def results_paths(results_root: Path) -> tuple[RunStore, CallCache, RunIndex]:
 
 
 @dataclass
+class ScoredRun:
+    """What a run scored without a judge (lm-eval, reward models) returns: its folder, manifest and scores."""
+
+    run: RunFolder
+    manifest: dict[str, Any]
+    scores: dict[str, Any]
+
+
+@dataclass
 class Prepared:
     bench: Benchmark
     data: DataDir

@@ -12,7 +12,6 @@ import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -20,20 +19,11 @@ from unittest import mock
 from starling_eval.backends.base import BackendError, folder_fingerprint, model_revision
 from starling_eval.backends.vllm import vllm_logs_to_stderr
 from starling_eval.data import DataDir
-from starling_eval.pipeline.common import Prepared, now_iso, open_run, results_paths
+from starling_eval.pipeline.common import Prepared, ScoredRun, now_iso, open_run, results_paths
 from starling_eval.registry import benchmark
 from starling_eval.spec import ModelSpec, RunSpec, canonical_json, sha256_text
 from starling_eval.store.files import write_json_atomic, write_jsonl_atomic
-from starling_eval.store.runs import SCORES, STATUS_COMPLETE, RunFolder
-
-RECORDS = "records.jsonl"
-
-
-@dataclass
-class MCResult:
-    run: RunFolder
-    manifest: dict[str, Any]
-    scores: dict[str, Any]
+from starling_eval.store.runs import RECORDS, SCORES, STATUS_COMPLETE
 
 
 def lm_eval_model(model: ModelSpec) -> tuple[str, dict[str, Any]]:
@@ -91,7 +81,7 @@ def model_identity(spec: RunSpec) -> str:
                                        "multiturn": spec.fewshot_as_multiturn}))[:16]
 
 
-def evaluate_loglikelihood(spec: RunSpec, results_root: Path) -> MCResult:
+def evaluate_loglikelihood(spec: RunSpec, results_root: Path) -> ScoredRun:
     started = time.time()
     if spec.model is None:
         raise BackendError(f"{spec.benchmark}: give --model (log-likelihood benchmarks score a model, not answer files)")
@@ -146,4 +136,4 @@ def evaluate_loglikelihood(spec: RunSpec, results_root: Path) -> MCResult:
     run.write_manifest(manifest)
     index.upsert_run(manifest, run.path, manifest["summary"])
     index.close()
-    return MCResult(run=run, manifest=manifest, scores=scores_doc)
+    return ScoredRun(run=run, manifest=manifest, scores=scores_doc)

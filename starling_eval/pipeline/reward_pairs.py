@@ -7,32 +7,23 @@ most one chunk, and a re-run computes no reward twice.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from starling_eval.adapters.preference import pair_record, score_pairs
 from starling_eval.backends.base import BackendError
 from starling_eval.data import DataDir
-from starling_eval.pipeline.common import Prepared, Progress, now_iso, open_run, results_paths
+from starling_eval.pipeline.common import Prepared, Progress, ScoredRun, now_iso, open_run, results_paths
 from starling_eval.pipeline.rewards import conversation_key, reward_conversations
 from starling_eval.registry import reward_benchmark
 from starling_eval.spec import RunSpec
 from starling_eval.store.files import write_json_atomic, write_jsonl_atomic
-from starling_eval.store.runs import SCORES, STATUS_COMPLETE, RunFolder
-
-RECORDS = "records.jsonl"
-
-
-@dataclass
-class PairsResult:
-    run: RunFolder
-    manifest: dict[str, Any]
-    scores: dict[str, Any]
+from starling_eval.store.runs import RECORDS, SCORES, STATUS_COMPLETE
 
 
 def evaluate_pairs(spec: RunSpec, results_root: Path, *, rm: Any = None,
-                   progress: Progress | None = None) -> PairsResult:
+                   progress: Progress | None = None) -> ScoredRun:
     """Build the pairs, reward every conversation not yet cached, store records and scores."""
     started = time.time()
     if spec.reward_model is None:
@@ -86,4 +77,4 @@ def evaluate_pairs(spec: RunSpec, results_root: Path, *, rm: Any = None,
     run.write_manifest(manifest)
     index.upsert_run(manifest, run.path, manifest["summary"])
     index.close()
-    return PairsResult(run=run, manifest=manifest, scores=scores_doc)
+    return ScoredRun(run=run, manifest=manifest, scores=scores_doc)

@@ -34,9 +34,7 @@ from typing import Any
 
 from starling_eval.data import DataError
 from starling_eval.store.files import read_jsonl
-from starling_eval.store.runs import JUDGMENTS, RunFolder
-
-RECORDS = "records.jsonl"
+from starling_eval.store.runs import JUDGMENTS, RECORDS, RunFolder
 
 # units as report.metrics names them: a percent metric's differences (and max_drop) are percentage points; a
 # score is the judge's own 1-10 scale, its differences in score points

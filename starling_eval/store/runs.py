@@ -15,12 +15,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from starling_eval.data import DataError
 from starling_eval.store.files import read_jsonl, write_json_atomic
 
 MANIFEST = "manifest.json"
 GENERATIONS = "generations.jsonl"
 JUDGMENTS = "judgments.jsonl"
 SCORES = "scores.json"
+RECORDS = "records.jsonl"  # per-item records of runs scored without a judge (lm-eval, reward models)
 
 STATUS_RUNNING = "running"
 STATUS_COMPLETE = "complete"
@@ -91,6 +93,13 @@ class RunStore:
             if manifest.get("spec_hash") == spec_hash and (include_complete or manifest.get("status") != STATUS_COMPLETE):
                 return run
         return None
+
+    def require(self, run_ref: str) -> RunFolder:
+        """``get``, or a DataError naming the reference and where it was looked for (exit 2 at the CLI)."""
+        run = self.get(run_ref)
+        if run is None:
+            raise DataError(f"no run matches {run_ref!r} under {self.root}/runs (see `starling-eval list runs`)")
+        return run
 
     def get(self, run_ref: str) -> RunFolder | None:
         """A run by id, unique id prefix, or folder path."""
