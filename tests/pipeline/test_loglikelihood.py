@@ -214,15 +214,17 @@ def test_log_likelihood_runs_refuse_what_they_cannot_do(tmp_path, data_dir):
     assert res.returncode == 2 and "--fewshot-as-multiturn needs --apply-chat-template" in res.stderr
 
 
-def _cached_requests(results: Path) -> int:
-    """Rows in lm-eval's request cache (a sqlitedict table) under a results root; 0 before it exists."""
+def _cached_requests(results: Path, *, read_only: bool = True) -> int:
+    """Rows in lm-eval's request cache (a sqlitedict table) under a results root; 0 before it exists. After
+    the writer was killed, open it ``read_only=False``: a hot rollback journal left by the kill can only be
+    rolled back by a connection that may write, and a read-only one fails to open it."""
     import sqlite3
 
     files = list(results.glob("lm_eval_cache/*.db"))
     if not files:
         return 0
     try:
-        with sqlite3.connect(f"file:{files[0]}?mode=ro", uri=True, timeout=1) as db:
+        with sqlite3.connect(f"file:{files[0]}?mode={'ro' if read_only else 'rw'}", uri=True, timeout=1 if read_only else 5) as db:
             return db.execute("SELECT COUNT(*) FROM unnamed").fetchone()[0]
     except sqlite3.OperationalError:  # the table not made yet, or locked for a write
         return 0
@@ -250,7 +252,7 @@ def test_a_killed_mmlu_run_resumes_from_lm_evals_request_cache(tmp_path, data_di
     assert proc.poll() is None, "the run ended before it could be killed"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    kept = _cached_requests(results)
+    kept = _cached_requests(results, read_only=False)
     assert 40 <= kept < total
     killed_run = next(results.glob("runs/*/manifest.json"))
     assert json.loads(killed_run.read_text())["status"] == "running"
