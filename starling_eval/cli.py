@@ -65,10 +65,13 @@ def model_options(fn: Any) -> Any:
                      help="Environment variable that holds the API key (the key itself is never stored)."),
         click.option("--concurrency", default=16, show_default=True, type=click.IntRange(min=1),
                      help="openai: requests in flight."),
-        click.option("--request-timeout", default=600.0, show_default=True, type=click.FloatRange(min=1),
-                     help="openai: seconds per request."),
+        click.option("--request-timeout", default=None, type=click.FloatRange(min=1),
+                     help="openai: seconds per request [default: 60 + max_new_tokens/4, enough for a slow server]."),
         click.option("--max-retries", default=6, show_default=True, type=click.IntRange(min=0),
-                     help="openai: retries after 429/5xx/timeouts."),
+                     help="openai: retries after 429/5xx/dropped connections/malformed replies."),
+        click.option("--timeout-retries", default=1, show_default=True, type=click.IntRange(min=0),
+                     help="openai: re-sends after a client-side timeout (each may be billed again; counted as "
+                          "possibly_billed_twice)."),
         click.option("--tensor-parallel-size", default=1, show_default=True, type=click.IntRange(min=1), help="vllm."),
         click.option("--pipeline-parallel-size", default=1, show_default=True, type=click.IntRange(min=1), help="vllm."),
         click.option("--data-parallel-size", default=1, show_default=True, type=click.IntRange(min=1), help="vllm."),
@@ -145,6 +148,7 @@ def _model_spec(o: dict[str, Any]) -> Any:
         concurrency=o["concurrency"],
         timeout_s=o["request_timeout"],
         max_retries=o["max_retries"],
+        timeout_retries=o["timeout_retries"],
         tensor_parallel_size=o["tensor_parallel_size"],
         pipeline_parallel_size=o["pipeline_parallel_size"],
         data_parallel_size=o["data_parallel_size"],
@@ -278,10 +282,13 @@ def judge_options(fn: Any) -> Any:
                           "logprob or ranking parser)."),
         click.option("--judge-concurrency", default=32, show_default=True, type=click.IntRange(min=1),
                      help="Judge requests in flight (halved on HTTP 429, regrown on success)."),
-        click.option("--judge-timeout", default=120.0, show_default=True, type=click.FloatRange(min=0.1),
-                     help="Seconds per judge request."),
+        click.option("--judge-timeout", default=None, type=click.FloatRange(min=0.1),
+                     help="Seconds per judge request [default: 60 + max_tokens/4, enough for a slow server]."),
         click.option("--judge-max-retries", default=8, show_default=True, type=click.IntRange(min=0),
-                     help="Retries after 429/5xx/timeouts (honouring Retry-After)."),
+                     help="Retries after 429/5xx/dropped connections/malformed replies (honouring Retry-After)."),
+        click.option("--judge-timeout-retries", default=1, show_default=True, type=click.IntRange(min=0),
+                     help="Re-sends after a client-side timeout (each may be billed again; counted as "
+                          "possibly_billed_twice)."),
         click.option("--judge-price", default=None, metavar="IN/OUT",
                      help="USD per 1M prompt/completion tokens, overriding the price table (e.g. 30/60)."),
         click.option("--answers", "answer_files", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
@@ -384,7 +391,7 @@ def build_judge(bench: Any, o: dict[str, Any]) -> Any:
                      api_key_env=o["judge_api_key_env"], mode=mode,
                      baseline=o["baseline"] or defaults["baseline"], reference=o["reference"],
                      annotator=defaults["annotator"], concurrency=o["judge_concurrency"], timeout_s=o["judge_timeout"],
-                     max_retries=o["judge_max_retries"], price_in=price_in, price_out=price_out)
+                     max_retries=o["judge_max_retries"], timeout_retries=o["judge_timeout_retries"], price_in=price_in, price_out=price_out)
 
 
 def answer_sources(bench: Any, paths: tuple[Path, ...]) -> list[Any]:

@@ -84,8 +84,9 @@ class ModelSpec(BaseModel):
     base_url: str | None = None
     api_key_env: str = "OPENAI_API_KEY"
     concurrency: int = 16
-    timeout_s: float = 600.0
+    timeout_s: float | None = None  # None: sized for max_new_tokens (backends.retry.timeout_for)
     max_retries: int = 6
+    timeout_retries: int = 1  # re-sends after a client-side timeout (each may be billed again)
     # vllm
     tensor_parallel_size: int = 1
     data_parallel_size: int = 1
@@ -137,7 +138,9 @@ JudgeMode = Literal["single", "pairwise-baseline", "pairwise-all"]
 
 # JudgeSpec fields that change how fast or how expensive judging is, never what the judge says:
 # left out of the spec hash so that changing them resumes the same run.
-JUDGE_OPERATIONAL_FIELDS = {"concurrency", "timeout_s", "max_retries", "price_in", "price_out"}
+JUDGE_OPERATIONAL_FIELDS = {"concurrency", "timeout_s", "max_retries", "timeout_retries", "price_in", "price_out"}
+# the same for a served model: how hard its endpoint is pushed, never what it answers
+MODEL_OPERATIONAL_FIELDS = ("concurrency", "timeout_s", "max_retries", "timeout_retries")
 
 
 class JudgeSpec(BaseModel):
@@ -152,8 +155,9 @@ class JudgeSpec(BaseModel):
     reference: str = "gpt-4"  # reference answers for math/reasoning/coding: mt_bench/reference_answer/<name>.jsonl
     annotator: str | None = None  # AlpacaEval: an alpaca_eval evaluators_configs name (None: the benchmark's default)
     concurrency: int = Field(default=32, ge=1)
-    timeout_s: float = Field(default=120.0, gt=0)
+    timeout_s: float | None = Field(default=None, gt=0)  # None: sized for each request's max_tokens
     max_retries: int = Field(default=8, ge=0)
+    timeout_retries: int = Field(default=1, ge=0)  # re-sends after a client-side timeout (each may be billed again)
     price_in: float | None = Field(default=None, ge=0)  # USD per 1M prompt tokens (overrides the price table)
     price_out: float | None = Field(default=None, ge=0)  # USD per 1M completion tokens
     # a reward model as the judge (pairwise modes): the answer it rewards higher wins; ``model`` is its label
@@ -234,6 +238,8 @@ class RunSpec(BaseModel):
         payload = self.model_dump(mode="json", exclude={"data_dir"})
         if payload["model"] is not None:
             payload["model"].pop("display_name", None)
+            for name in MODEL_OPERATIONAL_FIELDS:
+                payload["model"].pop(name)
         for answer in payload["answers"]:
             answer.pop("path")  # the content (sha256) and name matter, not where the file lies
         if payload["judge"] is not None:

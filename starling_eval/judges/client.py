@@ -17,8 +17,16 @@ from collections import Counter, deque
 from typing import Any
 
 from starling_eval.backends.base import BackendError
-from starling_eval.backends.openai_compat import call_with_retries, make_async_client
-from starling_eval.backends.retry import RetryPolicy
+from starling_eval.backends.openai_compat import (
+    MalformedReply,
+    call_with_retries,
+    completion_text,
+    endpoint_url,
+    make_async_client,
+    request_timeout,
+    usage_tokens,
+)
+from starling_eval.backends.retry import EndpointHealth, RetryPolicy, timeout_for
 from starling_eval.spec import JudgeRequest, JudgeSpec
 
 
@@ -102,9 +110,11 @@ class JudgeClient:
     def __init__(self, spec: JudgeSpec):
         self.spec = spec
         self._client = make_async_client(spec.base_url, spec.api_key_env, spec.timeout_s)
-        self._policy = RetryPolicy(max_retries=spec.max_retries)
+        self._policy = RetryPolicy(max_retries=spec.max_retries, timeout_retries=spec.timeout_retries)
         self.limit = AdaptiveLimit(spec.concurrency)
-        self.retries: Counter[str] = Counter()  # by cause: "429", "500", "timeout", ...
+        self.health = EndpointHealth(endpoint_url(spec.base_url))
+        self.retries: Counter[str] = Counter()  # by cause: "429", "500", "timeout", "malformed", ...
+        self.possibly_billed_twice = 0  # re-sends after a client-side timeout: the first may have been billed
 
     def identity(self) -> dict[str, Any]:
         return judge_identity(self.spec)
@@ -121,44 +131,47 @@ class JudgeClient:
             body["logprobs"] = True
             body["top_logprobs"] = request.top_logprobs
 
-        async def send() -> Any:
-            async with self.limit:
-                response = await self._client.chat.completions.create(**body)
-            self.limit.succeeded()
-            return response
+        timeout = request_timeout(timeout_for(request.max_tokens, self.spec.timeout_s))
 
-        def on_retry(_error: str, status: int | None) -> None:
-            self.retries[str(status) if status is not None else "timeout/connection"] += 1
-            if status == 429:
+        async def send() -> dict[str, Any]:
+            async with self.limit:
+                response = await self._client.chat.completions.create(**body, timeout=timeout)
+            reply = _reply(response, request)  # MalformedReply: retried like a 5xx
+            self.limit.succeeded()
+            return reply
+
+        def on_retry(_error: str, cause: str) -> None:
+            self.retries[cause] += 1
+            self.possibly_billed_twice += cause == "timeout"
+            if cause == "429":
                 self.limit.throttled()
 
-        response, error = await call_with_retries(send, self._policy, on_retry)
-        if error is not None:
-            return None, error
-        return _reply(response, request)
+        return await call_with_retries(send, self._policy, on_retry, self.health)
 
     async def aclose(self) -> None:
         await self._client.close()
 
 
-def _reply(response: Any, request: JudgeRequest) -> tuple[dict[str, Any] | None, str | None]:
-    if not response.choices:
-        return None, "the judge returned no choices"
-    choice = response.choices[0]
-    usage = response.usage
+def _reply(response: Any, request: JudgeRequest) -> dict[str, Any]:
+    """The stored form of a judge's reply; MalformedReply when the body is not a usable chat completion."""
+    choice, text = completion_text(response, allow_empty=False)  # an empty judgment holds no verdict to parse
+    prompt_tokens, completion_tokens = usage_tokens(response)
     reply: dict[str, Any] = {
-        "text": choice.message.content or "",
-        "finish_reason": choice.finish_reason,
-        "prompt_tokens": getattr(usage, "prompt_tokens", None),
-        "completion_tokens": getattr(usage, "completion_tokens", None),
+        "text": text,
+        "finish_reason": getattr(choice, "finish_reason", None),
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
         "logprobs": None,
     }
     if request.top_logprobs is not None:
         # kept even without logprobs: the call was paid for, and the verdict parser reports what is missing
-        content = getattr(choice.logprobs, "content", None) if choice.logprobs is not None else None
-        reply["logprobs"] = content and [
-            {"token": t.token, "logprob": t.logprob,
-             "top": [{"token": a.token, "logprob": a.logprob} for a in (t.top_logprobs or [])]}
-            for t in content
-        ]
-    return reply, None
+        content = getattr(choice.logprobs, "content", None) if getattr(choice, "logprobs", None) is not None else None
+        try:
+            reply["logprobs"] = content and [
+                {"token": t.token, "logprob": t.logprob,
+                 "top": [{"token": a.token, "logprob": a.logprob} for a in (t.top_logprobs or [])]}
+                for t in content
+            ]
+        except (AttributeError, TypeError) as exc:
+            raise MalformedReply(f"logprobs are not in OpenAI's shape ({exc})") from exc
+    return reply

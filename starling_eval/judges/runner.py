@@ -23,7 +23,9 @@ from typing import Any
 
 from starling_eval.judges.verdicts import parse
 from starling_eval.spec import JudgeRequest
+from starling_eval.backends.openai_compat import settled
 from starling_eval.store.cache import CallCache, call_key
+from starling_eval.store.claims import SingleFlight
 
 UNPARSABLE = "unparsable"
 API_FAILURE = "api"
@@ -75,6 +77,8 @@ class JudgeTally:
     unparsable: int = 0
     re_asked: int = 0
     shared: int = 0  # requests identical to another in this run, answered by its call
+    from_other_process: int = 0  # calls another process was making for the same key: waited for, not paid twice
+    possibly_billed_twice: int = 0  # re-sent after a client-side timeout (the first send may have been billed)
     prompt_tokens: int = 0  # paid in this run (cache hits cost nothing)
     completion_tokens: int = 0
     retries: dict[str, int] = field(default_factory=dict)
@@ -162,36 +166,62 @@ async def judge_all(
     for request, attempt, key in todo:
         groups.setdefault(key, []).append(request)
         first.setdefault(key, (request, attempt))
+    tally.shared = len(todo) - len(groups)
+    client: Any = None
 
     async def one(key: str) -> tuple[str, dict[str, Any] | None, str | None]:
         reply, error = await client.ask(first[key][0])
         return key, reply, error
 
-    def outcomes_for(key: str, reply: dict[str, Any] | None, error: str | None) -> list[JudgeOutcome]:
+    def outcomes_for(key: str, reply: dict[str, Any] | None, error: str | None, *, cached: bool = False) -> list[JudgeOutcome]:
         attempt = first[key][1]
         if error is not None:
             return [JudgeOutcome(r, None, None, f"{API_FAILURE}: {error}", False, attempt, key) for r in groups[key]]
-        return [_outcome(r, reply, cached=i > 0, attempt=attempt, key=key) for i, r in enumerate(groups[key])]
+        return [_outcome(r, reply, cached=cached or i > 0, attempt=attempt, key=key) for i, r in enumerate(groups[key])]
 
-    tally.shared = len(todo) - len(groups)
-    client = connect()
-    keys = list(groups)
-    # a judge that needs logprobs is probed with one call first: an endpoint without them stops the run
-    # after one paid call, not after every call in flight
-    probe = 1 if first[keys[0]][0].top_logprobs is not None else 0
-    try:
+    def found_elsewhere(found: Mapping[str, dict[str, Any]]) -> None:
+        """Replies another process paid for while we waited on its claim: cache hits for this run."""
+        if found:
+            tally.from_other_process += len(found)
+            report([o for key, reply in found.items() for o in outcomes_for(key, reply, None, cached=True)])
+
+    probed = False
+
+    async def call(keys: list[str]) -> None:
+        # a judge that needs logprobs is probed with one call first: an endpoint without them stops the run
+        # after one paid call, not after every call in flight
+        nonlocal client, probed
+        if not keys:
+            return
+        client = client or connect()
+        probe = 0 if probed or first[keys[0]][0].top_logprobs is None else 1
+        probed = True
         for wave in (keys[:probe], keys[probe:]):
-            await _call_wave(wave, one, cache, tally, outcomes_for, report)
-    finally:
-        tally.retries = dict(getattr(client, "retries", {}))
-        if hasattr(client, "aclose"):
-            await client.aclose()
+            await _call_wave(wave, one, cache, tally, outcomes_for, report, flight)
+
+    # claims in the shared cache: a key another process is calling is waited for, not paid for again
+    with SingleFlight(cache) as flight:
+        mine, others, found = flight.claim(groups)
+        try:
+            found_elsewhere(found)
+            await call(mine)
+            async for found, taken_over in flight.settle(others):
+                found_elsewhere(found)
+                await call(taken_over)
+        finally:
+            if client is not None:
+                tally.retries = dict(getattr(client, "retries", {}))
+                tally.possibly_billed_twice = getattr(client, "possibly_billed_twice", 0)
+                if hasattr(client, "aclose"):
+                    await client.aclose()
     return tally
 
 
 async def _call_wave(keys: list[str], one: Callable[[str], Any], cache: CallCache, tally: JudgeTally,
-                     outcomes_for: Callable[..., list[JudgeOutcome]], report: Callable[[list[JudgeOutcome]], None]) -> None:
-    """Call every key concurrently; store each batch of finished calls, then report it."""
+                     outcomes_for: Callable[..., list[JudgeOutcome]], report: Callable[[list[JudgeOutcome]], None],
+                     flight: SingleFlight) -> None:
+    """Call every key concurrently; store each batch of finished calls, then report it. A fatal error (an
+    unreachable endpoint) is raised only after the replies that did arrive with it are stored."""
     if not keys:
         return
     # Each finished call lands in `finished` by its done-callback; the loop wakes once per batch. (asyncio.wait
@@ -213,8 +243,9 @@ async def _call_wave(keys: list[str], one: Callable[[str], Any], cache: CallCach
             ready.clear()
             batch_tasks, finished[:] = list(finished), []
             remaining -= len(batch_tasks)
-            results = [task.result() for task in batch_tasks]
+            results, fatal = settled(batch_tasks)
             cache.put_many("judgment", {key: reply for key, reply, _ in results if reply is not None})  # stored first
+            flight.release(key for key, reply, _ in results if reply is None)  # failed: let a waiting process try
             batch: list[JudgeOutcome] = []
             for key, reply, error in results:
                 tally.called += 1
@@ -222,7 +253,10 @@ async def _call_wave(keys: list[str], one: Callable[[str], Any], cache: CallCach
                     tally.prompt_tokens += reply.get("prompt_tokens") or 0
                     tally.completion_tokens += reply.get("completion_tokens") or 0
                 batch += outcomes_for(key, reply, error)
-            report(batch)
+            if batch:
+                report(batch)
+            if fatal is not None:
+                raise fatal
     finally:
         for task in tasks:
             task.cancel()

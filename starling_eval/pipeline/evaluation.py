@@ -173,7 +173,9 @@ def judging_summary(judge: JudgeSpec, rows: list[dict], tally: JudgeTally, missi
         "counts": {**tally.as_dict(), **_decided_without_call(missing), "failed_by_kind": failures},
         "usage": {
             "paid_now": {"prompt_tokens": tally.prompt_tokens, "completion_tokens": tally.completion_tokens,
-                         "cost_usd": price.cost(tally.prompt_tokens, tally.completion_tokens)},
+                         "cost_usd": price.cost(tally.prompt_tokens, tally.completion_tokens),
+                         # re-sent after a client-side timeout: the abandoned first send may be billed too
+                         "possibly_billed_twice": tally.possibly_billed_twice},
             "all_judgments": {"prompt_tokens": total_in, "completion_tokens": total_out,
                               "cost_usd": price.cost(total_in, total_out)},
             "price": {"prompt_per_1m": price.prompt, "completion_per_1m": price.completion, "source": price.source},

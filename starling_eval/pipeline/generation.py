@@ -20,6 +20,7 @@ from starling_eval.pipeline.common import Progress, open_run, prepare, results_p
 from starling_eval.registry import backend_class
 from starling_eval.spec import Chat, Completion, Message, ModelSpec, RunSpec, Sampling, canonical_json, sha256_text
 from starling_eval.store.cache import CallCache, call_key
+from starling_eval.store.claims import SingleFlight
 from starling_eval.store.files import append_jsonl, repair_jsonl, write_jsonl_atomic, write_rows_atomic
 from starling_eval.store.runs import GENERATIONS, STATUS_COMPLETE, STATUS_INCOMPLETE, RunFolder
 
@@ -131,6 +132,8 @@ def generate_into(
         answers, counts, failures, usage = asyncio.run(
             _in_loop(model, _generate_all(spec, bench, samples, model, identity, cache, run, progress)))
         gen_s = time.time() - t_gen
+        peek = model.peek if isinstance(model, LazyBackend) else lambda name, default: getattr(model, name, default)
+        usage["possibly_billed_twice"] = peek("possibly_billed_twice", 0)  # re-sent after a client-side timeout
     finally:
         if owns_model:
             model.close()
@@ -166,6 +169,10 @@ class LazyBackend:
         if self._model is None:
             self._model = self._make()
         return getattr(self._model, name)
+
+    def peek(self, name: str, default: Any = None) -> Any:
+        """An attribute of the backend if it was built, without building it."""
+        return default if self._model is None else getattr(self._model, name, default)
 
     def close(self) -> None:
         if self._model is not None:
@@ -245,7 +252,8 @@ async def _generate_all(
         if row.get("error") is None:
             finished[(row["item_id"], row["turn"])] = row
     total = sum(len(s.turns) for s in samples)
-    counts = {"requested": total, "reused_from_run": len(finished), "cache_hits": 0, "generated": 0, "failed": 0}
+    counts = {"requested": total, "reused_from_run": len(finished), "cache_hits": 0, "generated": 0, "failed": 0,
+              "from_other_process": 0}
     usage = {"prompt_tokens": 0, "completion_tokens": 0}
     failures: list[dict] = []
     failed_items: set[str] = set()
@@ -265,7 +273,8 @@ async def _generate_all(
             if completion.error is not None:
                 counts["failed"] += 1
                 failed_items.add(row["item_id"])
-                failures.append({"item_id": row["item_id"], "turn": row["turn"], "error": completion.error})
+                failures.append({"item_id": row["item_id"], "turn": row["turn"], "error": completion.error,
+                                 "cache_key": row["cache_key"]})
                 continue
             finished[(row["item_id"], row["turn"])] = row
             counts["cache_hits" if cached else "generated"] += 1
@@ -274,25 +283,10 @@ async def _generate_all(
                 usage["completion_tokens"] += completion.completion_tokens or 0
         report()
 
-    report()
-    for turn in range(max((len(s.turns) for s in samples), default=0)):
-        todo = []
-        for sample in samples:
-            if turn >= len(sample.turns) or (sample.id, turn + 1) in finished or sample.id in failed_items:
-                continue
-            chat = build_chat(sample, [finished[(sample.id, t + 1)]["text"] for t in range(turn)], turn)
-            params = sampling_for(spec, bench, sample)
-            key = generation_key(identity, chat, params)
-            todo.append(Pending(sample, turn, chat, params, key))
-
-        hits = cache.get_many(p.key for p in todo)
-        reused = [p for p in todo if p.key in hits]
-        record(reused, [Completion(**hits[p.key]) for p in reused], cached=True)
-
+    async def call(pending: list[Pending]) -> None:
         by_params: dict[Sampling, list[Pending]] = {}
-        for p in todo:
-            if p.key not in hits:
-                by_params.setdefault(p.params, []).append(p)
+        for p in pending:
+            by_params.setdefault(p.params, []).append(p)
         for params, group in by_params.items():
             step = model.chunk_size or len(group)
             for start in range(0, len(group), step):
@@ -303,6 +297,40 @@ async def _generate_all(
                         record([chunk[i] for i, _ in batch], [c for _, c in batch], cached=False)
                 else:
                     record(chunk, await model.generate(chats, params), cached=False)
+
+    def found(values: dict[str, Any], waiting: list[Pending]) -> None:
+        """Answers another process generated while we waited on its claims."""
+        done = [p for p in waiting if p.key in values]
+        counts["from_other_process"] += len(done)
+        record(done, [Completion(**values[p.key]) for p in done], cached=True)
+
+    report()
+    with SingleFlight(cache) as flight:
+        for turn in range(max((len(s.turns) for s in samples), default=0)):
+            todo = []
+            for sample in samples:
+                if turn >= len(sample.turns) or (sample.id, turn + 1) in finished or sample.id in failed_items:
+                    continue
+                chat = build_chat(sample, [finished[(sample.id, t + 1)]["text"] for t in range(turn)], turn)
+                params = sampling_for(spec, bench, sample)
+                key = generation_key(identity, chat, params)
+                todo.append(Pending(sample, turn, chat, params, key))
+
+            hits = cache.get_many(p.key for p in todo)
+            reused = [p for p in todo if p.key in hits]
+            record(reused, [Completion(**hits[p.key]) for p in reused], cached=True)
+
+            # claims in the shared cache: an answer another process is generating is waited for, not made twice
+            misses = [p for p in todo if p.key not in hits]
+            mine, others, values = flight.claim(p.key for p in misses)
+            found(values, misses)
+            mine_keys, other_keys = set(mine), set(others)
+            await call([p for p in misses if p.key in mine_keys])
+            async for values, taken in flight.settle(others):
+                found(values, [p for p in misses if p.key in other_keys])
+                taken_keys = set(taken)
+                await call([p for p in misses if p.key in taken_keys])
+            flight.release(f["cache_key"] for f in failures if f.get("turn") == turn + 1)
 
     # rewrite once, in benchmark order, one row per (item, turn): no duplicates from retries or resumes
     ordered = [finished[(s.id, t + 1)] for s in samples for t in range(len(s.turns)) if (s.id, t + 1) in finished]

@@ -24,7 +24,15 @@ CREATE TABLE IF NOT EXISTS calls (
     kind TEXT NOT NULL,
     value TEXT NOT NULL,
     created REAL NOT NULL
-)
+);
+CREATE TABLE IF NOT EXISTS claims (
+    key TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    host TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    expires REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS claims_owner ON claims (owner);
 """
 
 
@@ -38,8 +46,7 @@ class CallCache:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._busy_timeout_s = busy_timeout_s
         self._local = threading.local()
-        with self._conn() as conn:
-            conn.execute(_SCHEMA)
+        self._conn().executescript(_SCHEMA)
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -70,6 +77,62 @@ class CallCache:
         conn.execute("BEGIN IMMEDIATE")
         try:
             conn.executemany("INSERT OR IGNORE INTO calls (key, kind, value, created) VALUES (?, ?, ?, ?)", rows)
+            conn.executemany("DELETE FROM claims WHERE key = ?", [(k,) for k in items])  # the value ends the claim
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    # -- claims (store.claims.SingleFlight): who is calling for a key right now --------------------------------
+
+    def claim(self, keys: list[str], owner: str, ttl_s: float) -> tuple[list[str], list[str], dict[str, Any]]:
+        """In one transaction: claim each key that has no value and no live claim of another owner.
+        Returns (claimed, held by another live owner, values already stored)."""
+        from starling_eval.store.claims import claim_alive
+
+        host, pid = owner.split(":")[0], int(owner.split(":")[1])
+        conn = self._conn()
+        now = time.time()
+        mine: list[str] = []
+        others: list[str] = []
+        found: dict[str, Any] = {}
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for start in range(0, len(keys), 500):
+                chunk = keys[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                values = dict(conn.execute(f"SELECT key, value FROM calls WHERE key IN ({marks})", chunk).fetchall())
+                held = {k: (o, h, p, e) for k, o, h, p, e in conn.execute(
+                    f"SELECT key, owner, host, pid, expires FROM claims WHERE key IN ({marks})", chunk)}
+                for key in chunk:
+                    if key in values:
+                        found[key] = json.loads(values[key])
+                    elif key in held and held[key][0] != owner and claim_alive(*held[key][1:], now):
+                        others.append(key)
+                    else:
+                        mine.append(key)
+            conn.executemany("INSERT OR REPLACE INTO claims (key, owner, host, pid, expires) VALUES (?, ?, ?, ?, ?)",
+                             [(k, owner, host, pid, now + ttl_s) for k in mine])
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return mine, others, found
+
+    def renew_claims(self, owner: str, expires: float) -> None:
+        self._conn().execute("UPDATE claims SET expires = ? WHERE owner = ?", (expires, owner))
+
+    def release_claims(self, owner: str, keys: list[str] | None = None) -> None:
+        """Drop ``owner``'s claims (on ``keys``, or all of them)."""
+        conn = self._conn()
+        if keys is None:
+            conn.execute("DELETE FROM claims WHERE owner = ?", (owner,))
+            return
+        if not keys:
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.executemany("DELETE FROM claims WHERE owner = ? AND key = ?", [(owner, k) for k in keys])
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")

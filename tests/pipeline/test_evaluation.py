@@ -97,11 +97,13 @@ def test_faults_and_unparsable_verdicts_are_judged_or_reported(tmp_path, data_di
                             "--rate-timeout", "0.06", "--hang-s", "5", "--rate-unparsable", "0.05",
                             "--retry-after", "0.01")
     args = ("--answers", _answers(data_dir, "vicuna-13b-v1.3"), "--limit", "40", "--judge-base-url", server.base_url,
-            "--judge-timeout", "0.5", "--judge-max-retries", "10")
+            "--judge-timeout", "0.5", "--judge-max-retries", "10", "--judge-timeout-retries", "10")
     code, out, err = _run(tmp_path, data_dir, *args)
     assert code == 0, err
     (row,) = out["models"]
     stats = server.stats()
+    # every re-send after a client-side timeout is counted: the abandoned request may have been billed
+    assert out["judging"]["usage"]["paid_now"]["possibly_billed_twice"] == stats["faults_by_kind"]["timeout"] > 0
     assert stats["faults"] > 5 and stats["unparsable"] >= 1
     assert row["n_valid"] + row["n_failed"] == 80 and row["n_failed"] == stats["unparsable"] == out["n_failed"]
     assert all(f["reason"].startswith("unparsable") for f in out["failures"])
