@@ -21,9 +21,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from starling_eval.backends.openai_compat import settled
 from starling_eval.judges.verdicts import parse
 from starling_eval.spec import JudgeRequest
-from starling_eval.backends.openai_compat import settled
 from starling_eval.store.cache import CallCache, call_key
 from starling_eval.store.claims import SingleFlight
 
