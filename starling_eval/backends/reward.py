@@ -10,7 +10,8 @@ Two architectures:
   value head, both loaded from one checkpoint file (keys ``model.*``/``transformer.*`` and
   ``v_head.weight``), the reward read at the last real token.
 
-Each text is tokenized alone, truncated on an explicit side to an explicit maximum length, then batched
+Each text is tokenized alone, truncated on an explicit side to an explicit maximum length (inside the
+tokenizer, so a BOS it adds stays at position 0, as in the Starling-RM model cards' code), then batched
 with explicit padding; right padding is masked out by causal attention, and left padding gets position
 ids counted from the first real token, so either side gives the same rewards.
 """
@@ -178,11 +179,15 @@ class HFRewardModel:
         """Token ids per conversation, each truncated alone (so a batch never changes a text's tokens)."""
         texts = [self.format.render(chat) for chat in chats]
         out = []
+        special = self.format.add_special_tokens
         for text in texts:
-            ids = self.tokenizer(text, add_special_tokens=self.format.add_special_tokens)["input_ids"]
+            ids = self.tokenizer(text, add_special_tokens=special)["input_ids"]
             if len(ids) > self.spec.max_length:
+                # cut inside the tokenizer, as the Starling-RM cards' code does: the special tokens it adds (BOS
+                # at position 0) are kept and the text itself is cut on the tokenizer's truncation side
                 self.truncated += 1
-                ids = ids[-self.spec.max_length:] if self.spec.truncation_side == "left" else ids[: self.spec.max_length]
+                ids = self.tokenizer(text, add_special_tokens=special, truncation=True,
+                                     max_length=self.spec.max_length)["input_ids"]
             out.append(ids)
         return out
 

@@ -6,6 +6,8 @@ killed or failed run is finished by running the same command again.
 
 from __future__ import annotations
 
+import contextvars
+import functools
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -20,7 +22,14 @@ from starling_eval.registry import benchmark
 from starling_eval.spec import AnswerFile, RunSpec
 from starling_eval.store.cache import CallCache
 from starling_eval.store.index import RunIndex
-from starling_eval.store.runs import STATUS_RUNNING, RunFolder, RunStore
+from starling_eval.store.runs import (
+    STATUS_FAILED,
+    STATUS_INTERRUPTED,
+    STATUS_RUNNING,
+    RunFolder,
+    RunStore,
+    owner,
+)
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
@@ -89,6 +98,7 @@ def open_run(spec: RunSpec, prep: Prepared, store: RunStore, index: RunIndex, ki
         "spec_hash": spec_hash,
         "created": now_iso(),
         "status": STATUS_RUNNING,
+        "owner": owner(),
         "kind": kind,
         "starling_eval": __version__,
         "spec": spec.model_dump(mode="json"),
@@ -102,9 +112,52 @@ def open_run(spec: RunSpec, prep: Prepared, store: RunStore, index: RunIndex, ki
         previous = run.read_manifest()
         manifest["created"] = previous.get("created", manifest["created"])
         manifest["resumed"] = previous.get("resumed", 0) + 1
+    manifest.pop("stop_reason", None)
     run.write_manifest(manifest)
     index.upsert_run(manifest, run.path)
+    _OPENED.set((run, manifest, index.path))
     return run, manifest
+
+
+# the run the current pipeline call opened, so that :func:`ends_in_a_true_state` can record how it stopped
+_OPENED: contextvars.ContextVar[tuple[RunFolder, dict[str, Any], Path] | None] = contextvars.ContextVar(
+    "starling_eval_opened_run", default=None)
+
+
+def ends_in_a_true_state(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """A pipeline entry point whose run never stays "running" after it stops: an exception marks the run
+    ``failed`` with a one-line reason, SIGINT/SIGTERM (KeyboardInterrupt) marks it ``interrupted``. Finished
+    work stays in the run folder and the cache either way, and the same command resumes the run."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        token = _OPENED.set(None)
+        try:
+            return fn(*args, **kwargs)
+        except BaseException as exc:
+            opened = _OPENED.get()
+            if opened is not None and opened[1].get("status") == STATUS_RUNNING:
+                _record_stop(*opened, exc)
+            raise
+        finally:
+            _OPENED.reset(token)
+
+    return wrapper
+
+
+def _record_stop(run: RunFolder, manifest: dict[str, Any], index_path: Path, exc: BaseException) -> None:
+    interrupted = isinstance(exc, KeyboardInterrupt | SystemExit)
+    text = str(exc).strip().splitlines()
+    manifest.update(status=STATUS_INTERRUPTED if interrupted else STATUS_FAILED, stopped=now_iso(),
+                    stop_reason=("interrupted by a signal" if interrupted
+                                 else f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")))
+    try:
+        run.write_manifest(manifest)
+        index = RunIndex(index_path)
+        index.upsert_run(manifest, run.path)
+        index.close()
+    except Exception:  # nowhere to write (a full or read-only folder): the pid check shows it is not running
+        pass
 
 
 def answer_files(bench: Any, paths: Sequence[Path], option: str = "--answers") -> list[AnswerFile]:

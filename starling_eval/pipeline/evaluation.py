@@ -17,7 +17,15 @@ from typing import Any
 from starling_eval.judges.client import JudgeClient, check_api_key, judge_identity
 from starling_eval.judges.pricing import Price, price_for
 from starling_eval.judges.runner import JudgeOutcome, JudgeTally, judge_all, judge_key, newest_attempts
-from starling_eval.pipeline.common import Prepared, Progress, now_iso, open_run, prepare, results_paths
+from starling_eval.pipeline.common import (
+    Prepared,
+    Progress,
+    ends_in_a_true_state,
+    now_iso,
+    open_run,
+    prepare,
+    results_paths,
+)
 from starling_eval.pipeline.generation import Generated, generate_into, pending_generation, resolve_backend
 from starling_eval.spec import JudgeRequest, JudgeSpec, RunSpec
 from starling_eval.store.files import (
@@ -48,6 +56,7 @@ def _answers_from_files(spec: RunSpec, prep: Prepared) -> dict[str, dict[str, li
     return {a.model: prep.bench.read_answers(Path(a.path)) for a in spec.answers}
 
 
+@ends_in_a_true_state
 def evaluate(
     spec: RunSpec,
     results_root: Path,
@@ -65,10 +74,11 @@ def evaluate(
     prep = prepare(spec)
     store, cache, index = results_paths(results_root)
     try:
+        # answer files are read before a run is opened: a bad file is exit 2 and leaves no run behind
+        answers = _answers_from_files(spec, prep) if spec.answers else {}
         run, manifest = open_run(spec, prep, store, index, "run", include_complete=retry_failed)
         generation = None
         if spec.answers:
-            answers = _answers_from_files(spec, prep)
             manifest["answers"] = [a.model_dump() for a in spec.answers]
         else:
             generation = generate_into(spec, prep.bench, prep.samples, run, manifest, cache, progress=progress, model=model)

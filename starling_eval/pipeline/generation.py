@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from starling_eval.adapters.base import Benchmark, Sample
-from starling_eval.pipeline.common import Progress, open_run, prepare, results_paths
+from starling_eval.pipeline.common import Progress, ends_in_a_true_state, open_run, prepare, results_paths
 from starling_eval.registry import backend_class
 from starling_eval.spec import Chat, Completion, Message, ModelSpec, RunSpec, Sampling, canonical_json, sha256_text
 from starling_eval.store.cache import CallCache, call_key
@@ -70,6 +70,7 @@ def build_chat(sample: Sample, answers: Sequence[str], turn: int) -> Chat:
     return chat
 
 
+@ends_in_a_true_state
 def generate(
     spec: RunSpec,
     results_root: Path,

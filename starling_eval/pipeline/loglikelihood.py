@@ -19,7 +19,7 @@ from unittest import mock
 from starling_eval.backends.base import BackendError, folder_fingerprint, model_revision
 from starling_eval.backends.vllm import vllm_logs_to_stderr
 from starling_eval.data import DataDir
-from starling_eval.pipeline.common import Prepared, ScoredRun, now_iso, open_run, results_paths
+from starling_eval.pipeline.common import Prepared, ScoredRun, ends_in_a_true_state, now_iso, open_run, results_paths
 from starling_eval.registry import benchmark
 from starling_eval.spec import ModelSpec, RunSpec, canonical_json, sha256_text
 from starling_eval.store.files import write_json_atomic, write_jsonl_atomic
@@ -81,6 +81,7 @@ def model_identity(spec: RunSpec) -> str:
                                        "multiturn": spec.fewshot_as_multiturn}))[:16]
 
 
+@ends_in_a_true_state
 def evaluate_loglikelihood(spec: RunSpec, results_root: Path) -> ScoredRun:
     started = time.time()
     if spec.model is None:

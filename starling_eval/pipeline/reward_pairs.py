@@ -14,7 +14,15 @@ from typing import Any
 from starling_eval.adapters.preference import pair_record, score_pairs
 from starling_eval.backends.base import BackendError
 from starling_eval.data import DataDir
-from starling_eval.pipeline.common import Prepared, Progress, ScoredRun, now_iso, open_run, results_paths
+from starling_eval.pipeline.common import (
+    Prepared,
+    Progress,
+    ScoredRun,
+    ends_in_a_true_state,
+    now_iso,
+    open_run,
+    results_paths,
+)
 from starling_eval.pipeline.rewards import conversation_key, reward_conversations
 from starling_eval.registry import reward_benchmark
 from starling_eval.spec import RunSpec
@@ -22,6 +30,7 @@ from starling_eval.store.files import write_json_atomic, write_jsonl_atomic
 from starling_eval.store.runs import RECORDS, SCORES, STATUS_COMPLETE
 
 
+@ends_in_a_true_state
 def evaluate_pairs(spec: RunSpec, results_root: Path, *, rm: Any = None,
                    progress: Progress | None = None) -> ScoredRun:
     """Build the pairs, reward every conversation not yet cached, store records and scores."""

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from starling_eval.spec import canonical_json, sha256_text
+from starling_eval.store.errors import guarded, transaction
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS calls (
@@ -43,10 +44,11 @@ def call_key(identity: Mapping[str, Any], request: Any, params: Any) -> str:
 class CallCache:
     def __init__(self, path: Path, *, busy_timeout_s: float = 60.0):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._busy_timeout_s = busy_timeout_s
         self._local = threading.local()
-        self._conn().executescript(_SCHEMA)
+        with guarded(self.path):
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._conn().executescript(_SCHEMA)
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -73,31 +75,31 @@ class CallCache:
             return
         now = time.time()
         rows = [(k, kind, json.dumps(v, ensure_ascii=False), now) for k, v in items.items()]
-        conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with guarded(self.path):
+            self._put_rows(rows, list(items))
+
+    def _put_rows(self, rows: list[tuple], keys: list[str]) -> None:
+        with transaction(self._conn()) as conn:
             conn.executemany("INSERT OR IGNORE INTO calls (key, kind, value, created) VALUES (?, ?, ?, ?)", rows)
-            conn.executemany("DELETE FROM claims WHERE key = ?", [(k,) for k in items])  # the value ends the claim
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+            conn.executemany("DELETE FROM claims WHERE key = ?", [(k,) for k in keys])  # the value ends the claim
 
     # -- claims (store.claims.SingleFlight): who is calling for a key right now --------------------------------
 
     def claim(self, keys: list[str], owner: str, ttl_s: float) -> tuple[list[str], list[str], dict[str, Any]]:
         """In one transaction: claim each key that has no value and no live claim of another owner.
         Returns (claimed, held by another live owner, values already stored)."""
+        with guarded(self.path):
+            return self._claim(keys, owner, ttl_s)
+
+    def _claim(self, keys: list[str], owner: str, ttl_s: float) -> tuple[list[str], list[str], dict[str, Any]]:
         from starling_eval.store.claims import claim_alive
 
         host, pid = owner.split(":")[0], int(owner.split(":")[1])
-        conn = self._conn()
         now = time.time()
         mine: list[str] = []
         others: list[str] = []
         found: dict[str, Any] = {}
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(self._conn()) as conn:
             for start in range(0, len(keys), 500):
                 chunk = keys[start : start + 500]
                 marks = ",".join("?" * len(chunk))
@@ -113,10 +115,6 @@ class CallCache:
                         mine.append(key)
             conn.executemany("INSERT OR REPLACE INTO claims (key, owner, host, pid, expires) VALUES (?, ?, ?, ?, ?)",
                              [(k, owner, host, pid, now + ttl_s) for k in mine])
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
         return mine, others, found
 
     def renew_claims(self, owner: str, expires: float) -> None:
@@ -127,16 +125,9 @@ class CallCache:
         conn = self._conn()
         if keys is None:
             conn.execute("DELETE FROM claims WHERE owner = ?", (owner,))
-            return
-        if not keys:
-            return
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            conn.executemany("DELETE FROM claims WHERE owner = ? AND key = ?", [(owner, k) for k in keys])
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+        elif keys:
+            with transaction(conn):
+                conn.executemany("DELETE FROM claims WHERE owner = ? AND key = ?", [(owner, k) for k in keys])
 
     def count(self, kind: str | None = None) -> int:
         conn = self._conn()

@@ -7,10 +7,24 @@ when a run's state changes, and rebuildable from the folders with :meth:`RunInde
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+
+from starling_eval.store.errors import guarded, transaction
+from starling_eval.store.runs import STATUS_RUNNING, RunFolder, RunStore, live_status
+
+
+def _read_only(path: Path) -> bool:
+    """Whether the index cannot be written where it lies (the folder, or the file itself, is read-only)."""
+    folder = path.parent
+    if path.exists():
+        return not (os.access(path, os.W_OK) and os.access(folder, os.W_OK))
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    return not os.access(folder, os.W_OK)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -37,10 +51,19 @@ CREATE TABLE IF NOT EXISTS item_scores (
 class RunIndex:
     def __init__(self, path: Path):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.executescript(_SCHEMA)
+        #: True when the results folder cannot be written (a read-only copy, a CI artifact): the index is then
+        #: rebuilt in memory from the run folders, so listings still work and nothing is written
+        self.read_only = _read_only(self.path)
+        if self.read_only:
+            self._conn = sqlite3.connect(":memory:", isolation_level=None)
+            self._conn.executescript(_SCHEMA)
+            self.rebuild(RunStore(self.path.parent).all_runs())
+            return
+        with guarded(self.path):
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._conn = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.executescript(_SCHEMA)
 
     def upsert_run(self, manifest: dict[str, Any], path: Path, summary: dict | None = None) -> None:
         spec = manifest["spec"]
@@ -57,24 +80,20 @@ class RunIndex:
             str(path),
             json.dumps(summary or {}),
         )
-        self._conn.execute(
-            "INSERT OR REPLACE INTO runs (run_id, benchmark, model, backend, spec_hash, status, created, path, summary)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            row,
-        )
+        with guarded(self.path):
+            self._conn.execute(
+                "INSERT OR REPLACE INTO runs (run_id, benchmark, model, backend, spec_hash, status, created, path,"
+                " summary) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                row,
+            )
 
     def put_item_scores(self, run_id: str, rows: Iterable[tuple[str, str, float | None]]) -> None:
-        self._conn.execute("BEGIN IMMEDIATE")
-        try:
-            self._conn.execute("DELETE FROM item_scores WHERE run_id = ?", (run_id,))
-            self._conn.executemany(
+        with guarded(self.path), transaction(self._conn) as conn:
+            conn.execute("DELETE FROM item_scores WHERE run_id = ?", (run_id,))
+            conn.executemany(
                 "INSERT INTO item_scores (run_id, item_id, metric, value) VALUES (?, ?, ?, ?)",
                 [(run_id, item, metric, value) for item, metric, value in rows],
             )
-            self._conn.execute("COMMIT")
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
 
     def runs(self, benchmark: str | None = None) -> list[dict[str, Any]]:
         query = "SELECT run_id, benchmark, model, backend, spec_hash, status, created, path, summary FROM runs"
@@ -87,6 +106,11 @@ class RunIndex:
         for row in self._conn.execute(query + " ORDER BY created, run_id", args):
             item = dict(zip(cols, row, strict=True))
             item["summary"] = json.loads(item["summary"] or "{}")
+            if item["status"] == STATUS_RUNNING:  # only while its process lives: the folder says who that is
+                try:
+                    item["status"] = live_status(RunFolder(Path(item["path"])).read_manifest())
+                except (OSError, json.JSONDecodeError):
+                    pass
             out.append(item)
         return out
 

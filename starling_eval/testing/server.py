@@ -19,8 +19,9 @@ into the text); ``top_logprobs`` (0..20) alternatives each. ``--no-logprobs`` an
 Faults, by request number (``--fail-every N``: 500, ``--rate-limit-every N``: 429 with ``Retry-After:
 --retry-after``) or by rate from a ``random.Random(--seed)`` stream, one draw per request, at most one fault
 each: ``--rate-429 P``, ``--rate-500 P``, ``--rate-timeout P`` (wait ``--hang-s`` then 500; other requests
-go on meanwhile), ``--rate-unparsable P`` (a paid 200 whose text holds no verdict). ``--latency-ms`` delays
-every answer.
+go on meanwhile), ``--rate-unparsable P`` (a paid 200 whose text holds no verdict), ``--rate-malformed P``
+(a 200 that is no chat completion: a proxy's HTML page, invalid or truncated JSON, no choices, empty content,
+wrong types; ``--malformed`` names which, used in turn). ``--latency-ms`` delays every answer.
 
 ``GET /stats`` counts requests, served (paid) completions, faults by kind, unparsable replies, requests
 abandoned by a client that hung up during the latency (not served, not billed), distinct and duplicate
@@ -54,7 +55,9 @@ CHOSEN_LOGPROB = -0.01  # a near-certain token, as a greedy judge's verdict usua
 MAX_TOP_LOGPROBS = 20  # OpenAI's limit
 # Keys that do not change what a completion would be, left out when deciding whether a request was paid before.
 _BOOKKEEPING_KEYS = frozenset({"stream", "stream_options", "user", "metadata", "store", "service_tier"})
-FAULT_KINDS = ("429", "500", "timeout")
+FAULT_KINDS = ("429", "500", "timeout", "malformed")
+# what a malformed reply looks like: HTTP 200 whose body is not a chat completion (``--malformed`` picks, in turn)
+MALFORMED_KINDS = ("html", "bad-json", "truncated", "no-choices", "empty", "wrong-types")
 
 
 class Rule:
@@ -83,10 +86,15 @@ class Behaviour:
                  reply: str | None = None, reply_fn: Callable[[list[dict]], str] | None = None,
                  random_verdicts: str | None = None, seed: int = 0, logprobs: bool = True,
                  rate_429: float = 0.0, rate_500: float = 0.0, rate_timeout: float = 0.0,
-                 rate_unparsable: float = 0.0, hang_s: float = 30.0):
+                 rate_unparsable: float = 0.0, hang_s: float = 30.0, rate_malformed: float = 0.0,
+                 malformed: tuple[str, ...] = MALFORMED_KINDS):
         if random_verdicts not in (None, "single", "pair"):
             raise ValueError(f"random_verdicts must be 'single' or 'pair', not {random_verdicts!r}")
-        rates = (rate_429, rate_500, rate_timeout, rate_unparsable)
+        rates = (rate_429, rate_500, rate_timeout, rate_unparsable, rate_malformed)
+        unknown = [k for k in malformed if k not in MALFORMED_KINDS]
+        if unknown or not malformed:
+            raise ValueError(f"malformed kinds must be among {', '.join(MALFORMED_KINDS)}, got {malformed!r}")
+        self.malformed = tuple(malformed)
         if any(not 0.0 <= r <= 1.0 for r in rates) or sum(rates) > 1.0 + 1e-9:
             raise ValueError(f"fault rates must each be in [0, 1] and sum to at most 1, got {rates}")
         self.rules = [Rule(r) for r in (script or [])]
@@ -100,7 +108,7 @@ class Behaviour:
         self.random_verdicts = random_verdicts
         self.seed = seed
         self.logprobs = logprobs
-        self.rate_429, self.rate_500, self.rate_timeout, self.rate_unparsable = rates
+        self.rate_429, self.rate_500, self.rate_timeout, self.rate_unparsable, self.rate_malformed = rates
         self.hang_s = hang_s
         self.lock = threading.Lock()
         self.reset()
@@ -149,7 +157,8 @@ class Behaviour:
             else:
                 edge = 0.0
                 for name, rate in (("429", self.rate_429), ("500", self.rate_500),
-                                   ("timeout", self.rate_timeout), ("unparsable", self.rate_unparsable)):
+                                   ("timeout", self.rate_timeout), ("unparsable", self.rate_unparsable),
+                                   ("malformed", self.rate_malformed)):
                     edge += rate
                     if u < edge:
                         kind = name
@@ -157,6 +166,8 @@ class Behaviour:
             if kind in FAULT_KINDS:
                 self.faults += 1
                 self.faults_by_kind[kind] += 1
+            if kind == "malformed":  # the kinds in turn, so a handful of requests covers them all
+                kind = "malformed:" + self.malformed[(self.faults_by_kind[kind] - 1) % len(self.malformed)]
             return n, kind
 
     def record_served(self, body: dict, prompt_tokens: int, completion_tokens: int, unparsable: bool) -> None:
@@ -334,6 +345,37 @@ def make_handler(behaviour: Behaviour) -> type[BaseHTTPRequestHandler]:
             except OSError:  # the client gave up (e.g. timed out): nobody to answer
                 self.close_connection = True
 
+        def _send_raw(self, content_type: str, data: bytes, length: int | None = None) -> None:
+            """A 200 with this body; ``length`` larger than the body announces bytes that never come."""
+            try:
+                self.send_response(200)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(data) if length is None else length))
+                self.end_headers()
+                self.wfile.write(data)
+                if length is not None and length > len(data):
+                    self.wfile.flush()
+                    self.close_connection = True  # hang up mid-body
+            except OSError:
+                self.close_connection = True
+
+        def _send_malformed(self, kind: str, n: int) -> None:
+            good = {"id": f"chatcmpl-local-{n}", "object": "chat.completion", "created": int(time.time()),
+                    "model": "local-test-model"}
+            if kind == "html":  # a proxy's error page, served as 200
+                self._send_raw("text/html", b"<html><body><h1>502 Bad Gateway</h1>nginx</body></html>")
+            elif kind == "bad-json":
+                self._send_raw("application/json", b'{"id": "chatcmpl-local", "choices": [{"index": 0, "mess')
+            elif kind == "truncated":
+                self._send_raw("application/json", b'{"id": "chatcmpl-local", "choi', length=4096)
+            elif kind == "no-choices":
+                self._send(200, {**good, "choices": []})
+            elif kind == "empty":
+                self._send(200, {**good, "choices": [{"index": 0, "message": {"role": "assistant", "content": ""},
+                                                      "finish_reason": "stop"}]})
+            else:  # wrong types
+                self._send(200, {**good, "choices": "none", "usage": "n/a"})
+
         def _route(self) -> str:
             return self.path.split("?", 1)[0].rstrip("/")
 
@@ -389,6 +431,8 @@ def make_handler(behaviour: Behaviour) -> type[BaseHTTPRequestHandler]:
                     self._send(500, {"error": {"message": "upstream timed out (injected)", "type": "server_error"}})
                 else:
                     self.close_connection = True
+            elif fault and fault.startswith("malformed:"):
+                self._send_malformed(fault.split(":", 1)[1], n)
             else:
                 self._send(*complete(behaviour, body, n, unparsable=fault == "unparsable"))
 
@@ -469,6 +513,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rate-timeout", type=float, default=0.0, help="fraction that hang --hang-s, then 500")
     parser.add_argument("--rate-unparsable", type=float, default=0.0, help="fraction served a reply with no verdict")
     parser.add_argument("--hang-s", type=float, default=30.0, help="how long a timeout fault hangs")
+    parser.add_argument("--rate-malformed", type=float, default=0.0,
+                        help="fraction answered 200 with a body that is not a chat completion")
+    parser.add_argument("--malformed", default=",".join(MALFORMED_KINDS),
+                        help=f"comma-separated kinds of malformed reply, used in turn ({', '.join(MALFORMED_KINDS)})")
     return parser.parse_args(argv)
 
 
@@ -481,7 +529,8 @@ def main(argv: list[str] | None = None) -> None:
             reply=args.reply, reply_fn=load_reply_fn(args.reply_fn) if args.reply_fn else None,
             random_verdicts=args.random_verdicts, seed=args.seed, logprobs=not args.no_logprobs,
             rate_429=args.rate_429, rate_500=args.rate_500, rate_timeout=args.rate_timeout,
-            rate_unparsable=args.rate_unparsable, hang_s=args.hang_s,
+            rate_unparsable=args.rate_unparsable, hang_s=args.hang_s, rate_malformed=args.rate_malformed,
+            malformed=tuple(k for k in args.malformed.split(",") if k),
         )
     except ValueError as exc:  # bad rates or script rules: one line, not a traceback
         raise SystemExit(f"error: {exc}") from None

@@ -25,8 +25,8 @@ CORPUS = [
 ]
 
 
-def _tiny_tokenizer(folder: Path, vocab_size: int, chat_template: bool) -> Any:
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+def _tiny_tokenizer(folder: Path, vocab_size: int, chat_template: bool, add_bos: bool = False) -> Any:
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
     from transformers import PreTrainedTokenizerFast
 
     specials = ["<unk>", "<s>", "</s>", "<pad>"]
@@ -37,6 +37,9 @@ def _tiny_tokenizer(folder: Path, vocab_size: int, chat_template: bool) -> Any:
         vocab_size=vocab_size, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
     )
     tok.train_from_iterator(CORPUS * 20, trainer=trainer)
+    if add_bos:  # as Llama-2's tokenizer does: BOS before every encoded text
+        tok.post_processor = processors.TemplateProcessing(single="<s> $A", pair="<s> $A <s> $B",
+                                                           special_tokens=[("<s>", tok.token_to_id("<s>"))])
     fast = PreTrainedTokenizerFast(
         tokenizer_object=tok, bos_token="<s>", eos_token="</s>", unk_token="<unk>", pad_token="<pad>"
     )
@@ -67,13 +70,16 @@ def _tiny_config(fast: Any, **extra: Any) -> Any:
     )
 
 
-def build_tiny_llama(folder: Path, *, vocab_size: int = 512, seed: int = 0, chat_template: bool = True) -> Path:
+def build_tiny_llama(folder: Path, *, vocab_size: int = 512, seed: int = 0, chat_template: bool = True,
+                     add_bos: bool = False) -> Path:
+    """A random 2-layer Llama with a BPE tokenizer trained on a small corpus (``add_bos``: the tokenizer adds
+    BOS to every text, as Llama-2's does)."""
     import torch
     from transformers import LlamaForCausalLM
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    fast = _tiny_tokenizer(folder, vocab_size, chat_template)
+    fast = _tiny_tokenizer(folder, vocab_size, chat_template, add_bos)
     torch.manual_seed(seed)
     model = LlamaForCausalLM(_tiny_config(fast))
     model.save_pretrained(folder, safe_serialization=True)
@@ -124,7 +130,17 @@ def build_tiny_starling_rm(folder: Path, backbone: Path, *, seed: int = 0, layou
     return folder
 
 
-if __name__ == "__main__":
-    import sys
+def main(argv: list[str] | None = None) -> None:
+    import argparse
 
-    print(build_tiny_llama(Path(sys.argv[1])))
+    parser = argparse.ArgumentParser(prog="python -m starling_eval.testing.tiny_model",
+                                     description="Build a tiny random Llama (for tests and the demo) in FOLDER.")
+    parser.add_argument("folder", type=Path, help="where to write the model (created if missing)")
+    parser.add_argument("--seed", type=int, default=0, help="weight initialisation seed")
+    parser.add_argument("--add-bos", action="store_true", help="the tokenizer adds BOS to every text (as Llama-2)")
+    args = parser.parse_args(argv)
+    print(build_tiny_llama(args.folder, seed=args.seed, add_bos=args.add_bos))
+
+
+if __name__ == "__main__":
+    main()

@@ -130,6 +130,24 @@ def test_truncation_is_explicit_and_counted(models):
     assert left.reward(long) != right.reward(long)
 
 
+def test_starling_rm_7b_truncates_as_the_model_card_keeping_bos(tmp_path):
+    """The card's code: ``tokenizer.truncation_side = "left"`` and ``tokenizer(text, truncation=True,
+    max_length=2048)``: the BOS the tokenizer adds stays at position 0 and the text is cut after it."""
+    from transformers import AutoTokenizer
+
+    backbone = build_tiny_llama(tmp_path / "llama-with-bos", add_bos=True)  # Llama-2's tokenizer adds BOS
+    rm_folder = build_tiny_starling_rm(tmp_path / "rm7b", backbone, layout="7b")
+    long = [_chat("Tell me more. " * 300, "The end.")]
+    rm = HFRewardModel(_spec({"7b": rm_folder, "backbone": backbone}, "7b", max_length=64))
+    ids = rm.encode(long)[0]
+    card = AutoTokenizer.from_pretrained(backbone)
+    card.truncation_side = "left"
+    text = load_format("starling-rm-7b", card).render(long[0])
+    assert ids == card(text, truncation=True, max_length=64)["input_ids"]
+    assert len(ids) == 64 and ids[0] == card.bos_token_id and rm.truncated == 1
+    assert card.decode(ids).endswith("The end.</s>")
+
+
 def test_broken_checkpoints_are_clear_errors(models, tmp_path):
     from safetensors.torch import load_file, save_file
 
