@@ -110,6 +110,18 @@ def read_jsonl_rows(path: Path, required: Sequence[str], hint: str) -> list[tupl
     return rows
 
 
+def unique_ids(path: Path, rows: Sequence[tuple[int, Any]], what: str) -> None:
+    """A DataError naming the file, the id and both lines when an id appears twice (an answer file where the
+    last row would silently win)."""
+    first: dict[str, int] = {}
+    for lineno, item in rows:
+        key = str(item)
+        if key in first:
+            shown = key if len(key) <= 60 else repr(key[:57] + "...")
+            raise DataError(f"{path} line {lineno}: {what} {shown} appears twice (first on line {first[key]})")
+        first[key] = lineno
+
+
 def default_root() -> Path:
     from platformdirs import user_cache_dir
 

@@ -104,6 +104,9 @@ class MTBench:
     def judge_data_files(self, judge: JudgeSpec) -> list[str]:
         return mtbench_judge.judge_data_files(judge)
 
+    def answers_model_name(self, path: Path) -> str:
+        return mtbench_judge.answer_file_model(path)
+
     def read_answers(self, path: Path) -> dict[str, list[str]]:
         return mtbench_judge.read_answer_file(path)
 

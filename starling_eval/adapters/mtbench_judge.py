@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from starling_eval.adapters.base import Sample
-from starling_eval.data import DataDir, DataError, read_jsonl_rows
+from starling_eval.data import DataDir, DataError, read_jsonl_rows, unique_ids
 from starling_eval.spec import JudgeRequest, JudgeSpec, Message
 
 JUDGE_PROMPTS = "mt_bench/judge_prompts.jsonl"
@@ -54,7 +54,9 @@ def read_judge_prompts(data: DataDir) -> dict[str, dict]:
 def read_answer_file(path: Path) -> dict[str, list[str]]:
     """FastChat ``model_answer`` JSONL → {question id: turns of the first choice}."""
     answers: dict[str, list[str]] = {}
-    for lineno, row in read_jsonl_rows(path, ("question_id", "choices"), ""):
+    rows = read_jsonl_rows(path, ("question_id", "choices"), "")
+    unique_ids(path, [(lineno, row["question_id"]) for lineno, row in rows], "question_id")
+    for lineno, row in rows:
         choices = row["choices"]
         turns = choices[0].get("turns") if isinstance(choices, list) and choices and isinstance(choices[0], dict) else None
         if not isinstance(turns, list) or not all(isinstance(t, str) for t in turns):
@@ -63,6 +65,19 @@ def read_answer_file(path: Path) -> dict[str, list[str]]:
     if not answers:
         raise DataError(f"{path}: no answers")
     return answers
+
+
+def answer_file_model(path: Path) -> str:
+    """The model an answer file holds: FastChat names it by the file; a file whose rows all name another
+    model (``model_id``) is that model's. A difference of case only keeps the file's name, which is what
+    FastChat's published judgments use (its rwkv-4-raven-14b.jsonl says RWKV-4-Raven-14B)."""
+    stem = path.name[: -len(".jsonl")] if path.name.endswith(".jsonl") else path.stem
+    named = {row.get("model_id") for _, row in read_jsonl_rows(path, ("question_id",), "")}
+    if len(named) == 1:
+        (model_id,) = named
+        if isinstance(model_id, str) and model_id.strip() and model_id.lower() != stem.lower():
+            return model_id
+    return stem
 
 
 def reference_file(judge: JudgeSpec) -> str:

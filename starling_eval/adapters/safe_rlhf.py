@@ -20,7 +20,7 @@ from typing import Any
 
 from starling_eval.adapters.base import Sample, refuse_annotator_options
 from starling_eval.adapters.preference import SafeRLHFPairs
-from starling_eval.data import DataDir, DataError, iter_jsonl_objects, read_jsonl_rows
+from starling_eval.data import DataDir, DataError, iter_jsonl_objects, read_jsonl_rows, unique_ids
 from starling_eval.judges import verdicts
 from starling_eval.judges.verdicts import Verdict
 from starling_eval.spec import JudgeRequest, JudgeSpec, Message, sha256_text
@@ -122,10 +122,9 @@ class SafeRLHF:
 
     def read_answers(self, path: Path) -> dict[str, list[str]]:
         """Our exported answers (``{prompt, response}`` JSONL) → {item id: [response]}."""
-        answers = {}
-        for _, row in read_jsonl_rows(path, ("prompt", "response"), ""):
-            answers[sha256_text(row["prompt"])[:16]] = [row["response"]]
-        return answers
+        rows = read_jsonl_rows(path, ("prompt", "response"), "")
+        unique_ids(path, [(lineno, row["prompt"]) for lineno, row in rows], "prompt")
+        return {sha256_text(row["prompt"])[:16]: [row["response"]] for _, row in rows}
 
     def judge_requests(self, data: DataDir, samples: Sequence[Sample], answers: Mapping[str, Mapping[str, Sequence[str]]],
                        judge: JudgeSpec) -> tuple[list[JudgeRequest], list[dict[str, Any]]]:

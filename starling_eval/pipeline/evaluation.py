@@ -84,18 +84,26 @@ def evaluate(
             generation = generate_into(spec, prep.bench, prep.samples, run, manifest, cache, progress=progress, model=model)
             answers = {spec.label: generation.answers}
         requests, missing = prep.bench.judge_requests(prep.data, prep.samples, answers, spec.judge)
+        # in answer files, a question without an answer was not answered: its own count, never a failure
+        missing, unanswered = _split_not_answered(missing) if spec.answers else (missing, [])
         t_judge = time.time()
-        rows, tally = judge_into(spec.judge, run.file(JUDGMENTS), cache, requests, missing, retry_failed=retry_failed,
-                                 progress=progress, judge_client=judge_client)
+        rows, tally = judge_into(spec.judge, run.file(JUDGMENTS), cache, requests, missing + unanswered,
+                                 retry_failed=retry_failed, progress=progress, judge_client=judge_client)
         judge_s = time.time() - t_judge
     finally:
         cache.close()
 
+    rows = [r for r in rows if not r.get("not_answered")]
     scores = prep.bench.score(rows, spec.judge, seed=spec.seed, data=prep.data)
     by_id = {r.id: r for r in requests}
     for rel, file_rows in prep.bench.export_judgments(rows, by_id, spec.judge).items():
         write_rows_atomic(run.path / rel, file_rows)
     judging = judging_summary(spec.judge, rows, tally, missing)
+    if spec.answers:
+        judging["not_answered"] = {"judgments": len(unanswered),
+                                   "files": _unanswered_by_file(spec, prep.samples, answers)}
+    if retry_failed:
+        judging["retry_failed"] = {"re_asked": tally.re_asked}
     failed_for_good = tally.api_failures + (generation.counts["failed"] if generation else 0)
     scores_doc = {"schema_version": spec.schema_version, "run_id": run.run_id, "benchmark": spec.benchmark,
                   "judge": spec.judge.model_dump(mode="json", exclude={"api_key_env"}), **scores}
@@ -156,6 +164,29 @@ def judge_into(judge: JudgeSpec, path: Path, cache: Any, requests: list[JudgeReq
     rows = [rows_by_id[r.id] for r in requests] + missing
     write_jsonl_atomic(path, rows)  # one row per request, in benchmark order
     return rows, tally
+
+
+def _split_not_answered(rows: list[dict]) -> tuple[list[dict], list[dict]]:
+    """(rows that stay failures, rows of questions an answer file does not answer, marked ``not_answered``)."""
+    kept, unanswered = [], []
+    for row in rows:
+        if (row.get("failure") or "").startswith("missing:"):
+            unanswered.append({**row, "failure": None, "not_answered": row["failure"].split(":", 1)[1].strip()})
+        else:
+            kept.append(row)
+    return kept, unanswered
+
+
+def _unanswered_by_file(spec: RunSpec, samples: list[Any], answers: dict[str, dict[str, list[str]]]) -> list[dict]:
+    """Per answer file, how many of the run's questions it leaves (partly) unanswered, and which."""
+    out = []
+    for source in spec.answers:
+        got = answers.get(source.model, {})
+        lacking = [s.id for s in samples if len(got.get(s.id) or []) < len(s.turns)]
+        if lacking:
+            out.append({"model": source.model, "file": source.path, "questions": len(lacking), "of": len(samples),
+                        "examples": lacking[:5]})
+    return out
 
 
 def _reward_model(spec: Any) -> Any:

@@ -41,6 +41,8 @@ def results(tmp_path, data_dir, server_factory):
     root = tmp_path / "res"
     rows = [json.loads(line) for line in (data_dir / "mt_bench/model_answer/alpaca-13b.jsonl").read_text().splitlines()]
     rows[0]["choices"][0]["turns"][0] = EVIL
+    for row in rows:
+        row["model_id"] = "evil-model"  # the file's own model name is the model's name
     evil = tmp_path / "evil-model.jsonl"
     evil.write_text("".join(json.dumps(r) + "\n" for r in rows))
     single, pair = server_factory("--random-verdicts", "single"), server_factory("--random-verdicts", "pair")
