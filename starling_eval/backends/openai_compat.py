@@ -46,9 +46,9 @@ def make_async_client(base_url: str | None, api_key_env: str, timeout_s: float |
 def request_timeout(seconds: float) -> Any:
     """The SDK's timeout for one request: ``seconds`` to read the reply, at most CONNECT_TIMEOUT_S to connect
     (an unreachable host is known in seconds, whatever the reply may take)."""
-    import httpx
+    import openai
 
-    return httpx.Timeout(seconds, connect=min(seconds, CONNECT_TIMEOUT_S))
+    return openai.Timeout(seconds, connect=min(seconds, CONNECT_TIMEOUT_S))  # the SDK's own HTTP stack's class
 
 
 def endpoint_url(base_url: str | None) -> str:
@@ -56,12 +56,11 @@ def endpoint_url(base_url: str | None) -> str:
 
 
 def _could_not_connect(exc: BaseException) -> bool:
-    """True when the connection itself failed (refused, DNS, connect timeout): nothing reached the server."""
-    import httpx
-
+    """True when the connection itself failed (refused, DNS, connect timeout): nothing reached the server.
+    Read from the cause chain by class name: the SDK's HTTP stack is httpx or, in openai 3, httpx2."""
     seen: BaseException | None = exc
     while seen is not None:
-        if isinstance(seen, httpx.ConnectError | httpx.ConnectTimeout):
+        if type(seen).__name__ in ("ConnectError", "ConnectTimeout") or isinstance(seen, ConnectionRefusedError):
             return True
         seen = seen.__cause__ or seen.__context__
     return False

@@ -1,9 +1,15 @@
 """The judge client against the local server: retries, Retry-After, backing off on 429, no secrets."""
 
 import asyncio
+import json
+import socket
 import time
 
+import pytest
+
+from starling_eval.backends.retry import EndpointHealth, EndpointUnreachable, timeout_for
 from starling_eval.judges.client import AdaptiveLimit, JudgeClient
+from tests.fault_server import RawFaultServer, completion, http
 from starling_eval.spec import JudgeRequest, JudgeSpec, Message
 
 
@@ -96,3 +102,81 @@ def test_a_caller_cancelled_while_queued_gives_no_slot_away():
             assert limit.in_flight == 1
 
     asyncio.run(main())
+
+
+# -- hardening: malformed replies, unreachable endpoints, client timeouts ---------------------------------------
+
+def test_every_kind_of_malformed_reply_is_retried_then_succeeds(server_factory):
+    """HTTP 200 bodies that are no chat completion (a proxy's HTML page, invalid or truncated JSON, no choices,
+    empty content, wrong types) are faults like a 5xx: retried, counted, never an exception out of ``ask``."""
+    server = server_factory("--reply", "Rating: [[6]]", "--rate-malformed", "0.5", "--seed", "2")
+    client = JudgeClient(JudgeSpec(base_url=server.base_url, max_retries=12, concurrency=4))
+    results = _ask_all(client, [_request(i) for i in range(24)])
+    stats = server.stats()
+    assert all(error is None and reply["text"] == "Rating: [[6]]" for reply, error in results)
+    assert stats["faults_by_kind"]["malformed"] >= 6  # every kind came up (they are served in turn)
+    dropped = client.retries.get("dropped", 0)  # a truncated body is a dropped connection
+    assert client.retries["malformed"] + dropped == stats["faults_by_kind"]["malformed"] and dropped >= 1
+
+
+def test_a_judge_that_only_sends_malformed_replies_is_a_recorded_failure(server_factory):
+    server = server_factory("--reply", "[[6]]", "--rate-malformed", "1.0", "--malformed", "html")
+    client = JudgeClient(JudgeSpec(base_url=server.base_url, max_retries=2))
+    ((reply, error),) = _ask_all(client, [_request(0)])
+    assert reply is None and error.startswith("malformed reply") and "gave up after 3 attempts" in error
+
+
+@pytest.mark.parametrize("raw", [
+    http("200 OK", "text/html", b"<html><body>502 Bad Gateway</body></html>"),
+    http("200 OK", "application/json", b'{"choices": [{"mess'),
+    http("200 OK", "application/json", b'{"choices": [{"mess', length=500, close=True),
+    http("200 OK", "application/json", json.dumps({"choices": "none", "usage": "n/a"}).encode()),
+], ids=["html", "bad-json", "truncated", "wrong-types"])
+def test_malformed_bodies_from_an_independent_server(raw):
+    server = RawFaultServer([raw, raw, completion("Rating: [[4]]")])  # two bad replies, then a good one
+    try:
+        client = JudgeClient(JudgeSpec(base_url=server.base_url, max_retries=3))
+        ((reply, error),) = _ask_all(client, [_request(0)])
+    finally:
+        server.close()
+    assert error is None and reply["text"] == "Rating: [[4]]" and server.requests == 3
+    assert sum(client.retries.values()) == 2
+
+
+def test_an_endpoint_that_refuses_connections_stops_within_seconds():
+    sock = socket.create_server(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()  # nothing listens there now: connection refused
+    client = JudgeClient(JudgeSpec(base_url=f"http://127.0.0.1:{port}/v1", max_retries=8))
+    started = time.monotonic()
+    with pytest.raises(EndpointUnreachable, match=f"127.0.0.1:{port}/v1: unreachable"):
+        _ask_all(client, [_request(i) for i in range(5)])
+    assert time.monotonic() - started < 10
+
+
+def test_an_endpoint_that_answered_before_keeps_its_retries():
+    health = EndpointHealth("http://x/v1", threshold=2)
+    health.answer()
+    for _ in range(5):
+        health.connection_failed("refused")  # no EndpointUnreachable: it may be restarting
+    fresh = EndpointHealth("http://x/v1", threshold=2)
+    fresh.connection_failed("refused")
+    with pytest.raises(EndpointUnreachable):
+        fresh.connection_failed("refused")
+
+
+def test_a_client_timeout_is_re_sent_once_and_counted_as_possibly_billed_twice(server_factory):
+    server = server_factory("--reply", "[[6]]", "--latency-ms", "2000")
+    client = JudgeClient(JudgeSpec(base_url=server.base_url, timeout_s=0.3, max_retries=8))
+    started = time.monotonic()
+    results = _ask_all(client, [_request(i) for i in range(3)])
+    assert all(reply is None and "timed out 2 times; not re-sent again" in error for reply, error in results)
+    assert client.possibly_billed_twice == 3 and client.retries["timeout"] == 3
+    assert time.monotonic() - started < 5  # not 9 attempts per call
+    time.sleep(0.5)
+    assert server.stats()["requests"] == 6  # each sent twice, never more
+
+
+def test_the_default_timeout_fits_the_longest_reply():
+    assert timeout_for(2048) >= 2048 / 8 and timeout_for(16) >= 60  # a slow server's long judgment is waited for
+    assert timeout_for(2048, 5.0) == 5.0

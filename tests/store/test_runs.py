@@ -30,3 +30,57 @@ def test_index_round_trip(tmp_path):
     assert index.runs()[0]["summary"] == {"answered": 5}
     assert index.item_scores("r1") == [("81", "score", 7.0), ("82", "score", None)]
     assert index.runs("alpacaeval") == []
+
+
+def test_an_ambiguous_prefix_names_the_runs_it_matches(tmp_path):
+    import pytest
+
+    from starling_eval.data import DataError
+
+    store = RunStore(tmp_path)
+    a, b = store.new_run("mtbench", "m", "abc"), store.new_run("mtbench", "m", "abd")
+    for run in (a, b):
+        run.write_manifest(_manifest(run.run_id, STATUS_COMPLETE))
+    with pytest.raises(DataError, match=r"'2\d*' matches 2 runs .*give more of the run id") as err:
+        store.require(a.run_id[:2])
+    assert a.run_id in str(err.value) and b.run_id in str(err.value)
+    assert store.require(a.run_id).path == a.path  # an exact id is never ambiguous
+
+
+def test_running_is_only_shown_while_the_owner_lives(tmp_path):
+    import subprocess
+    import sys
+
+    from starling_eval.store.runs import STATUS_INTERRUPTED, live_status, owner
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        me = owner()
+        assert live_status({"status": "running", "owner": me}) == "running"
+        assert live_status({"status": "running", "owner": {**me, "pid": alive.pid}}) == "running"
+        assert live_status({"status": "running", "owner": {**me, "pid": gone.pid}}) == STATUS_INTERRUPTED
+        assert live_status({"status": "running"}) == STATUS_INTERRUPTED  # no owner recorded: nothing runs it
+        assert live_status({"status": "complete", "owner": {**me, "pid": gone.pid}}) == "complete"
+        store = RunStore(tmp_path)
+        busy = store.new_run("mtbench", "m", "abc")
+        busy.write_manifest({**_manifest(busy.run_id, "running"), "owner": {**me, "pid": alive.pid}})
+        assert store.find_resumable("abc") is None  # another live process works on it: not resumed under it
+        busy.write_manifest({**_manifest(busy.run_id, "running"), "owner": {**me, "pid": gone.pid}})
+        assert store.find_resumable("abc").run_id == busy.run_id
+        index = RunIndex(tmp_path / "index.sqlite")
+        index.upsert_run(busy.read_manifest(), busy.path)
+        assert index.runs()[0]["status"] == STATUS_INTERRUPTED
+    finally:
+        alive.kill()
+        alive.wait()
+
+
+def test_two_runs_started_in_the_same_second_get_two_folders(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    store = RunStore(tmp_path)
+    with ThreadPoolExecutor(8) as pool:
+        runs = list(pool.map(lambda _: store.new_run("mtbench", "m", "abc"), range(16)))
+    assert len({r.path for r in runs}) == 16
