@@ -453,7 +453,7 @@ def _refuse_options(benchmark: str, options: dict[str, Any], family: tuple[tuple
 
 def _mmlu_selection(benchmark: str, options: dict[str, Any]) -> None:
     """--mmlu-dir as a SourceDir (its content hashed, its layout checked) and --subject as checked names."""
-    from starling_eval.adapters import lm_eval_tasks, mmlu_data
+    from starling_eval.adapters.multiple_choice import lm_eval_tasks, mmlu_data
     from starling_eval.spec import SourceDir
 
     if benchmark != "mmlu":

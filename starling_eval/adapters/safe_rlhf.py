@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from starling_eval.adapters.base import Sample, refuse_annotator_options
-from starling_eval.adapters.preference import SafeRLHFPairs
+from starling_eval.adapters.preference.benchmark import SafeRLHFPairs
 from starling_eval.data import DataDir, DataError, iter_jsonl_objects, read_jsonl_rows
 from starling_eval.judges import verdicts
 from starling_eval.judges.verdicts import Verdict

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from starling_eval.adapters import alpacaeval_annotators as annotators
-from starling_eval.adapters import alpacaeval_judge  # noqa: F401  (registers alpaca_eval's verdict formats)
+from starling_eval.adapters.alpacaeval import annotators
+from starling_eval.adapters.alpacaeval import judge as alpacaeval_judge  # noqa: F401  (registers alpaca_eval's verdict formats)
 from starling_eval.data import DataError, sha256_file
 from starling_eval.judges import reward_judge, verdicts
 from starling_eval.pipeline.evaluation import evaluate

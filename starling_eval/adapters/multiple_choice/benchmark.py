@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from starling_eval.adapters import lm_eval_tasks, mmlu_data
+from starling_eval.adapters.multiple_choice import lm_eval_tasks, mmlu_data
 from starling_eval.data import DataDir, manifest
 from starling_eval.spec import RunSpec
 from starling_eval.stats import cluster_bootstrap_ci, mean

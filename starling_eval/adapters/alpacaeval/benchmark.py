@@ -6,8 +6,8 @@ instructions, with their ``dataset`` subset, in canonical order). Items are iden
 instruction text, never by row position, so answer files in any order or with rows missing line up.
 Answers are exported as alpaca_eval's ``model_outputs.json`` and judgments as its ``annotations.json``,
 so its own tools read them. Generation follows alpaca_eval's published settings for the model
-(``alpacaeval_models``); the annotators are in ``alpacaeval_annotators``, the requests in
-``alpacaeval_judge``, the leaderboard metrics in ``alpacaeval_score``.
+(``models``); the annotators are in ``annotators``, the requests in ``judge``, the leaderboard
+metrics in ``score``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from starling_eval.adapters import alpacaeval_annotators, alpacaeval_judge, alpacaeval_models, alpacaeval_score
+from starling_eval.adapters.alpacaeval import annotators as alpacaeval_annotators
+from starling_eval.adapters.alpacaeval import judge as alpacaeval_judge
+from starling_eval.adapters.alpacaeval import models as alpacaeval_models
+from starling_eval.adapters.alpacaeval import score as alpacaeval_score
 from starling_eval.adapters.base import Sample
 from starling_eval.data import DataDir, DataError
 from starling_eval.spec import JudgeRequest, JudgeSpec, ModelSpec, sha256_text

@@ -5,7 +5,7 @@ import random
 
 import pytest
 
-from starling_eval.adapters.mtbench import MTBench
+from starling_eval.adapters.mtbench.benchmark import MTBench
 from starling_eval.data import DataDir
 from tests.conftest import cli_env, run_cli
 from tests.fastchat_reference import fastchat_tables

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from starling_eval.adapters.preference import pair_record, prompt_cluster, reply_length, score_pairs
-from starling_eval.adapters.rm_pairs import Pair
+from starling_eval.adapters.preference.benchmark import pair_record, prompt_cluster, reply_length, score_pairs
+from starling_eval.adapters.preference.pairs import Pair
 from starling_eval.spec import Message
 
 

@@ -12,17 +12,17 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from starling_eval.adapters import rm_pairs
-from starling_eval.adapters.rm_pairs import (
-    Pair,
-    arena_pairs,
-    hh_pairs,
-    nectar_pairs,
-    parse_anthropic_dialogue,
+from starling_eval.adapters.preference.arena import arena_pairs
+from starling_eval.adapters.preference.hh import HH_HARMLESS_TEST_FILE, hh_pairs, parse_anthropic_dialogue
+from starling_eval.adapters.preference.nectar import nectar_pairs
+from starling_eval.adapters.preference.pairs import Pair, PairSet
+from starling_eval.adapters.preference.safe_rlhf import (
+    SAFE_RLHF_SAMPLE_FILE,
+    SAFE_RLHF_TRACKS,
     safe_rlhf_files,
     safe_rlhf_pairs,
-    truthfulqa_pairs,
 )
+from starling_eval.adapters.preference.truthfulqa import TRUTHFULQA_MC_FILE, truthfulqa_pairs
 from starling_eval.data import DataError
 from starling_eval.spec import Message
 
@@ -48,7 +48,7 @@ def assert_well_formed(pairs: list[Pair]) -> None:
 
 
 def test_truthfulqa_pairs_every_true_answer_against_every_false_one(data_dir):
-    path = data_dir / rm_pairs.TRUTHFULQA_MC_FILE
+    path = data_dir / TRUTHFULQA_MC_FILE
     rows = json.loads(path.read_text(encoding="utf-8"))
     expected = sum(sum(v == 1 for v in r["mc2_targets"].values()) * sum(v == 0 for v in r["mc2_targets"].values())
                    for r in rows)
@@ -66,7 +66,7 @@ def test_truthfulqa_pairs_every_true_answer_against_every_false_one(data_dir):
 
 
 def test_hh_pairs_one_per_line_with_the_real_quirks_kept(data_dir):
-    path = data_dir / rm_pairs.HH_HARMLESS_TEST_FILE
+    path = data_dir / HH_HARMLESS_TEST_FILE
     with gzip.open(path, "rt", encoding="utf-8") as fh:
         lines = [json.loads(line) for line in fh]
     got = hh_pairs(path)
@@ -97,7 +97,7 @@ def test_hh_pairs_one_per_line_with_the_real_quirks_kept(data_dir):
 
 
 def test_safe_rlhf_sample_gives_192_pairs_per_track(data_dir):
-    path = data_dir / rm_pairs.SAFE_RLHF_SAMPLE_FILE
+    path = data_dir / SAFE_RLHF_SAMPLE_FILE
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
     helpful, harmless = safe_rlhf_pairs(path, "helpful"), safe_rlhf_pairs(path, "harmless")
     assert len(helpful) == len(harmless) == len(rows) == 192
@@ -127,15 +127,15 @@ def test_safe_rlhf_sample_gives_192_pairs_per_track(data_dir):
 
 def test_safe_rlhf_parquet_export_gives_the_same_pairs(tmp_path, data_dir):
     rows = [json.loads(line) for line in
-            (data_dir / rm_pairs.SAFE_RLHF_SAMPLE_FILE).read_text(encoding="utf-8").splitlines()[:6]]
+            (data_dir / SAFE_RLHF_SAMPLE_FILE).read_text(encoding="utf-8").splitlines()[:6]]
     # Hugging Face's refs/convert/parquet layout: <config>/<split>/0000.parquet, every upstream column
     export = tmp_path / "alpaca-7b" / "test" / "0000.parquet"
     export.parent.mkdir(parents=True)
     table = pa.Table.from_pylist(rows)
     assert table.schema.field("response_0_harm_category").type.num_fields == 19
     pq.write_table(table, export)
-    for track in rm_pairs.SAFE_RLHF_TRACKS:
-        from_jsonl = safe_rlhf_pairs(data_dir / rm_pairs.SAFE_RLHF_SAMPLE_FILE, track).pairs[:6]
+    for track in SAFE_RLHF_TRACKS:
+        from_jsonl = safe_rlhf_pairs(data_dir / SAFE_RLHF_SAMPLE_FILE, track).pairs[:6]
         assert safe_rlhf_pairs(export, track).pairs == from_jsonl
     assert safe_rlhf_files(tmp_path) == [export]
 
@@ -359,7 +359,7 @@ def test_malformed_truthfulqa_and_safe_rlhf_name_file_and_row(tmp_path, data_dir
     mc.write_text(json.dumps([{"question": "Q?", "mc2_targets": {"a": 1, "b": 1}}]))
     assert len(truthfulqa_pairs(mc)) == 0 and truthfulqa_pairs(mc).skipped == {"no incorrect answer": 1}
 
-    lines = (data_dir / rm_pairs.SAFE_RLHF_SAMPLE_FILE).read_text(encoding="utf-8").splitlines()[:3]
+    lines = (data_dir / SAFE_RLHF_SAMPLE_FILE).read_text(encoding="utf-8").splitlines()[:3]
     row = json.loads(lines[1])
     row["safer_response_id"] = 2
     bad = tmp_path / "test.jsonl"
@@ -400,6 +400,6 @@ def test_malformed_parquet_rows_name_file_and_row(tmp_path):
 def test_pair_is_the_shared_type():
     assert [f for f in Pair.__dataclass_fields__] == ["id", "chosen", "rejected", "subset"]
     p = Pair(id="0", chosen=(U("q"), A("a")), rejected=(U("q"), A("a")), subset="")
-    assert rm_pairs.PairSet([p]).identical == 1 and hash(p)
+    assert PairSet([p]).identical == 1 and hash(p)
     with pytest.raises(AttributeError):
         p.id = "1"  # type: ignore[misc]

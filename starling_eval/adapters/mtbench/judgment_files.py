@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from starling_eval.adapters.mtbench_score import game_winner, group_games
+from starling_eval.adapters.mtbench.score import game_winner, group_games
 from starling_eval.data import DataError, read_jsonl_rows, require_keys
 from starling_eval.spec import JudgeRequest
 

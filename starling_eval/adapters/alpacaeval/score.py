@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
-from starling_eval.adapters import alpaca_eval_lib
+from starling_eval.adapters.alpacaeval import alpaca_eval_lib
 from starling_eval.data import DataDir, DataError, read_json_list, require_keys
 
 REFERENCE_OUTPUTS = "alpaca_eval/results/gpt4_1106_preview/model_outputs.json"

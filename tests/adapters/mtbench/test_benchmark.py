@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from starling_eval.adapters.mtbench import CATEGORY_TEMPERATURE, MTBench
+from starling_eval.adapters.mtbench.benchmark import CATEGORY_TEMPERATURE, MTBench
 from starling_eval.data import DataDir, DataError
 from starling_eval.pipeline import build_chat
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from starling_eval.adapters import mmlu_data
+from starling_eval.adapters.multiple_choice import mmlu_data
 from starling_eval.data import DataError
 
 MMLU_FEWSHOT = 5

@@ -8,7 +8,7 @@ import csv
 import pandas as pd
 import pytest
 
-from starling_eval.adapters import mmlu_data
+from starling_eval.adapters.multiple_choice import mmlu_data
 from starling_eval.data import DataError
 
 SUBJECTS = ("abstract_algebra", "high_school_world_history", "virology")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from starling_eval.adapters.alpacaeval_models import FALLBACK, generation_settings
+from starling_eval.adapters.alpacaeval.models import FALLBACK, generation_settings
 from starling_eval.pipeline.common import prepare
 from starling_eval.pipeline.generation import sampling_for
 from starling_eval.spec import ModelSpec, RunSpec

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from starling_eval.adapters.mtbench import MTBench
+from starling_eval.adapters.mtbench.benchmark import MTBench
 from starling_eval.data import DataDir, DataError
 from starling_eval.spec import JudgeSpec
 
@@ -16,7 +16,7 @@ def bench_data(data_dir):
 
 
 def _answers(data_dir, *models):
-    from starling_eval.adapters.mtbench_judge import read_answer_file
+    from starling_eval.adapters.mtbench.judge import read_answer_file
 
     return {m: read_answer_file(data_dir / "mt_bench" / "model_answer" / f"{m}.jsonl") for m in models}
 
@@ -86,7 +86,7 @@ def test_missing_answers_are_failures_not_crashes(bench_data, data_dir):
 
 
 def test_bad_answer_file_names_file_and_line(tmp_path):
-    from starling_eval.adapters.mtbench_judge import read_answer_file
+    from starling_eval.adapters.mtbench.judge import read_answer_file
 
     bad = tmp_path / "m.jsonl"
     bad.write_text('{"question_id": 81, "choices": [{"turns": ["a", "b"]}]}\n{"question_id": 82}\n')

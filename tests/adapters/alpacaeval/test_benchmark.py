@@ -11,7 +11,7 @@ import shutil
 import pandas as pd
 import pytest
 
-from starling_eval.adapters.alpacaeval_score import (
+from starling_eval.adapters.alpacaeval.score import (
     LC_FILES,
     REFERENCE_OUTPUTS,
     length_controlled,

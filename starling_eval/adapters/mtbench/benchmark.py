@@ -3,8 +3,8 @@ judged as its gen_judgment does and scored as its show_result does.
 
 Per-category temperatures and the 1024-token budget are FastChat's; turn 2 sees the model's own turn-1
 answer. Answers are also exported in FastChat's ``model_answer`` JSONL so its own tools read them. The
-judge requests live in ``mtbench_judge``, the scoring in ``mtbench_score``, FastChat's judgment files in
-``mtbench_judgment_files``; this class ties them to the Benchmark protocol.
+judge requests live in ``judge``, the reading of the judge's replies in ``verdicts``, the scoring in
+``score``, FastChat's judgment files in ``judgment_files``; this class ties them to the Benchmark protocol.
 """
 
 from __future__ import annotations
@@ -16,8 +16,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from starling_eval.adapters import mtbench_judge, mtbench_judgment_files, mtbench_score
 from starling_eval.adapters.base import Sample, refuse_annotator_options
+from starling_eval.adapters.mtbench import judge as mtbench_judge
+from starling_eval.adapters.mtbench import judgment_files as mtbench_judgment_files
+from starling_eval.adapters.mtbench import score as mtbench_score
 from starling_eval.data import DataDir, DataError, read_jsonl_rows
 from starling_eval.spec import JudgeRequest, JudgeSpec
 

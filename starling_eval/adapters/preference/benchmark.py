@@ -1,12 +1,12 @@
 """Pairwise reward-model benchmarks: does the RM score the preferred reply strictly higher?
 
-Each benchmark names its data files and builds its preference pairs (``rm_pairs``), in one or more
-tracks (PKU-SafeRLHF: helpfulness and harmlessness). Scores follow RewardBench: accuracy is the share of
-pairs whose chosen reply scores strictly higher, so a tie counts as wrong. Beside every accuracy stands
-the "always prefer the longer reply" baseline on the same pairs (characters of the assistant turns; equal
-lengths count as wrong too), because an RM that merely likes length looks good on many of these sets.
-Intervals are seeded bootstrap 95% intervals over prompts: pairs cut from one prompt (TruthfulQA's
-answers, Nectar's ranking) are resampled together.
+Each benchmark names its data files and builds its preference pairs (``pairs``, and a reader module per
+dataset), in one or more tracks (PKU-SafeRLHF: helpfulness and harmlessness). Scores follow RewardBench:
+accuracy is the share of pairs whose chosen reply scores strictly higher, so a tie counts as wrong. Beside
+every accuracy stands the "always prefer the longer reply" baseline on the same pairs (characters of the
+assistant turns; equal lengths count as wrong too), because an RM that merely likes length looks good on
+many of these sets. Intervals are seeded bootstrap 95% intervals over prompts: pairs cut from one prompt
+(TruthfulQA's answers, Nectar's ranking) are resampled together.
 """
 
 from __future__ import annotations
@@ -16,8 +16,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from starling_eval.adapters import rm_pairs
-from starling_eval.adapters.rm_pairs import Pair, PairSet
+from starling_eval.adapters.preference.arena import arena_pairs
+from starling_eval.adapters.preference.hh import hh_pairs
+from starling_eval.adapters.preference.nectar import nectar_pairs
+from starling_eval.adapters.preference.pairs import Pair, PairSet
+from starling_eval.adapters.preference.safe_rlhf import safe_rlhf_pairs
+from starling_eval.adapters.preference.truthfulqa import truthfulqa_pairs
 from starling_eval.data import DataDir, DataError, manifest, pull_command
 from starling_eval.spec import Message
 from starling_eval.stats import cluster_bootstrap_ci, mean
@@ -115,11 +119,11 @@ def _merge(sets: Sequence[PairSet]) -> PairSet:
 
 class TruthfulQAPairs(PairBenchmark):
     name, folder, suffixes = "truthfulqa", "truthfulqa/mc_task.json", (".json",)
-    reader = rm_pairs.truthfulqa_pairs
+    reader = truthfulqa_pairs
 
 
 class HHPairs(PairBenchmark):
-    name, folder, reader = "hh", "hh_rlhf/", rm_pairs.hh_pairs
+    name, folder, reader = "hh", "hh_rlhf/", hh_pairs
 
 
 class SafeRLHFPairs(PairBenchmark):
@@ -131,13 +135,13 @@ class SafeRLHFPairs(PairBenchmark):
         return full or present  # the full split when it is there, else the offline sample
 
     def tracks(self, data: DataDir, files: list[str]) -> dict[str, PairSet]:
-        return {track: _merge([rm_pairs.safe_rlhf_pairs(data.path(rel), track) for rel in files])
+        return {track: _merge([safe_rlhf_pairs(data.path(rel), track) for rel in files])
                 for track in ("helpful", "harmless")}
 
 
 class ArenaPairs(PairBenchmark):
-    name, folder, reader = "arena", "chatbot_arena_conversations/", rm_pairs.arena_pairs
+    name, folder, reader = "arena", "chatbot_arena_conversations/", arena_pairs
 
 
 class NectarPairs(PairBenchmark):
-    name, folder, reader = "nectar", "nectar/", rm_pairs.nectar_pairs
+    name, folder, reader = "nectar", "nectar/", nectar_pairs

@@ -9,8 +9,8 @@ import random
 
 import pytest
 
-from starling_eval.adapters import alpacaeval_annotators as annotators
-from starling_eval.adapters.alpacaeval import AlpacaEval, item_id
+from starling_eval.adapters.alpacaeval import annotators
+from starling_eval.adapters.alpacaeval.benchmark import AlpacaEval, item_id
 from starling_eval.data import DataDir, DataError
 from starling_eval.judges.verdicts import parse
 from starling_eval.spec import JudgeSpec

@@ -19,7 +19,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from starling_eval.adapters import alpaca_eval_lib
+from starling_eval.adapters.alpacaeval import alpaca_eval_lib
 from starling_eval.data import DataError
 from starling_eval.judges.verdicts import Verdict
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from starling_eval.adapters import alpacaeval_annotators as annotators
+from starling_eval.adapters.alpacaeval import annotators
 from starling_eval.adapters.base import Sample
 from starling_eval.data import DataDir, DataError, read_json_list
 from starling_eval.judges import verdicts

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from starling_eval.adapters import alpaca_eval_lib
+from starling_eval.adapters.alpacaeval import alpaca_eval_lib
 from starling_eval.spec import ModelSpec
 
 # what starling-eval uses for a model alpaca_eval has no config for (Starling-LM-7B-alpha's settings)
