@@ -21,7 +21,7 @@ from typing import Any
 
 from starling_eval.adapters.alpacaeval import alpaca_eval_lib
 from starling_eval.data import DataError
-from starling_eval.judges.verdicts import Verdict
+from starling_eval.spec import Verdict
 
 # --version -> (annotator, reference outputs), as alpaca_eval's leaderboards pair them
 VERSIONS = {2: ("weighted_alpaca_eval_gpt4_turbo", "gpt4_1106_preview"), 1: ("alpaca_eval_gpt4", "text_davinci_003")}
@@ -112,7 +112,7 @@ def prompts(annotator: Annotator, rows: list[dict[str, str]]) -> list[list[dict[
     return [utils.prompt_to_chatml(text) for text in texts]
 
 
-# -- verdicts ---------------------------------------------------------------------------------------
+# -- verdicts (this module is the verdict_reader of AlpacaEval's judge requests) ------------------------
 
 OUTPUT_FORMAT_PREFIX = "alpaca_eval:"
 
@@ -132,7 +132,7 @@ def parse(fmt: str, reply: dict[str, Any]) -> Verdict:
     return verdict
 
 
-def winner_preference(fmt: str, winner: str) -> float:
+def winner_value(fmt: str, winner: str) -> float:
     """A pairwise winner ("A": the output shown first) as alpaca_eval's preference, un-swapped: what a judge
     that decides without text (a reward model) means in this annotator's vocabulary."""
     shown = {"A": 1.0, "B": 2.0, "tie": 1.5}[winner]

@@ -16,14 +16,10 @@ from typing import Any
 from starling_eval.adapters.alpacaeval import annotators
 from starling_eval.adapters.base import Sample
 from starling_eval.data import DataDir, DataError, read_json_list
-from starling_eval.judges import verdicts
 from starling_eval.spec import JudgeRequest, JudgeSpec, Message
 
 RESULTS_DIR = "alpaca_eval/results"
 IDENTICAL = 1.5  # alpaca_eval's preference for identical outputs (a draw), given without asking the judge
-
-verdicts.register_prefix(annotators.OUTPUT_FORMAT_PREFIX, annotators.parse)
-verdicts.register_winner_values(annotators.OUTPUT_FORMAT_PREFIX, annotators.winner_preference)
 
 
 def annotator_for(judge: JudgeSpec) -> annotators.Annotator:
@@ -110,6 +106,7 @@ def build_requests(
     requests = [
         JudgeRequest(id=rid, messages=tuple(Message(role=m["role"], content=m["content"]) for m in chat),
                      output_format=annotators.output_format(annotator, meta["is_switched"]),
+                     verdict_reader=annotators.__name__,
                      max_tokens=annotator.max_tokens, temperature=annotator.temperature,
                      top_logprobs=annotator.top_logprobs, meta=meta, candidates=_shown_conversations(shown))
         for (rid, meta, shown), chat in zip(pending, chats, strict=True)

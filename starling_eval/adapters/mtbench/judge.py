@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from starling_eval.adapters.base import Sample
+from starling_eval.adapters.mtbench import verdicts
 from starling_eval.data import DataDir, DataError, read_jsonl_rows
 from starling_eval.spec import JudgeRequest, JudgeSpec, Message
 
@@ -197,4 +198,5 @@ def _conversation(questions: Sequence[str], answer: Sequence[str], turns: int) -
 def _request(rid: str, prompt: dict, fields: dict[str, str], meta: dict[str, Any],
              candidates: tuple[tuple[Message, ...], ...] | None = None) -> JudgeRequest:
     return JudgeRequest(id=rid, messages=_messages(prompt, **fields), output_format=prompt["output_format"],
-                        max_tokens=JUDGE_MAX_TOKENS, temperature=JUDGE_TEMPERATURE, meta=meta, candidates=candidates)
+                        verdict_reader=verdicts.__name__, max_tokens=JUDGE_MAX_TOKENS, temperature=JUDGE_TEMPERATURE,
+                        meta=meta, candidates=candidates)

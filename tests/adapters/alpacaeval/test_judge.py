@@ -10,9 +10,9 @@ import random
 import pytest
 
 from starling_eval.adapters.alpacaeval import annotators
+from starling_eval.adapters.alpacaeval.annotators import parse
 from starling_eval.adapters.alpacaeval.benchmark import AlpacaEval, item_id
 from starling_eval.data import DataDir, DataError
-from starling_eval.judges.verdicts import parse
 from starling_eval.spec import JudgeSpec
 
 BENCH = AlpacaEval()

@@ -6,23 +6,22 @@ rewards are a tie. The winner is then written in the request's own verdict vocab
 "tie"; AlpacaEval's un-swapped preference 1/2/1.5), so scoring, exports and reports treat an RM judge like
 any other. Rewards are computed in batches through the per-conversation reward cache before the runner
 asks (the runner then sees instant answers, stored as judgments like a paid judge's), so MT-Bench's two
-games of one match cost one reward per answer, and a re-run costs nothing.
+games of one match cost one reward per answer, and a re-run costs nothing. How a pair of rewards reads
+as a verdict is ``judges.verdicts``'s (``reward:`` formats).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from starling_eval.data import DataError
 from starling_eval.judges import verdicts
-from starling_eval.judges.verdicts import Verdict
+from starling_eval.judges.verdicts import REWARD_PREFIX, winner
 from starling_eval.pipeline.common import Progress
 from starling_eval.pipeline.rewards import conversation_key, reward_conversations
 from starling_eval.spec import JudgeRequest
 from starling_eval.store.cache import CallCache
-
-FORMAT_PREFIX = "reward:"  # + the request's own output format, which says how to write the winner
 
 
 def reward_requests(requests: Sequence[JudgeRequest]) -> list[JudgeRequest]:
@@ -34,10 +33,10 @@ def reward_requests(requests: Sequence[JudgeRequest]) -> list[JudgeRequest]:
             raise DataError(f"a reward-model judge compares two answers; request {request.id} is not a pairwise "
                             "comparison (use --judge-mode pairwise-baseline or pairwise-all)")
         try:
-            verdicts.winner_value(request.output_format, "tie")
+            verdicts.winner_value(request, "tie")
         except LookupError as exc:
             raise DataError(f"a reward-model judge cannot answer request {request.id}: {exc}") from None
-        out.append(request.model_copy(update={"output_format": FORMAT_PREFIX + request.output_format}))
+        out.append(request.model_copy(update={"output_format": REWARD_PREFIX + request.output_format}))
     return out
 
 
@@ -45,19 +44,6 @@ def judge_identity(rm: Any) -> dict[str, Any]:
     """The judgment cache identity of an RM judge: the RM's own (weights, head, format, truncation)."""
     return {"reward_judge": rm.identity()}
 
-
-def winner(reward_a: float, reward_b: float) -> str:
-    return "A" if reward_a > reward_b else "B" if reward_b > reward_a else "tie"
-
-
-def parse(fmt: str, reply: Mapping[str, Any]) -> Verdict:
-    rewards = reply.get("rewards")
-    if not isinstance(rewards, list) or len(rewards) != 2:
-        return Verdict(None, "unparsable: no pair of rewards in the reply")
-    return Verdict(verdicts.winner_value(fmt[len(FORMAT_PREFIX):], winner(*rewards)))
-
-
-verdicts.register_prefix(FORMAT_PREFIX, parse)
 
 
 class RewardJudge:

@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from starling_eval.adapters.alpacaeval import annotators
-from starling_eval.adapters.alpacaeval import judge as alpacaeval_judge  # noqa: F401  (registers alpaca_eval's verdict formats)
+from starling_eval.adapters.mtbench import verdicts
 from starling_eval.data import DataError, sha256_file
-from starling_eval.judges import reward_judge, verdicts
+from starling_eval.judges import verdicts as judge_verdicts
+from starling_eval.pipeline import reward_judge
 from starling_eval.pipeline.evaluation import evaluate
 from starling_eval.spec import AnswerFile, JudgeRequest, JudgeSpec, Message, RewardSpec, RunSpec
 from starling_eval.testing.length_reward import LengthRewardModel
@@ -29,17 +30,18 @@ def test_winner_is_written_in_each_formats_vocabulary():
     assert verdicts.winner_value("[[A]]", "B") == "B"
     plain, switched = (annotators.output_format(annotators.load("weighted_alpaca_eval_gpt4_turbo"), s) for s in (False, True))
     # shown first = output_1; when alpaca_eval's coin switched the outputs, the preference is un-swapped
-    assert [verdicts.winner_value(plain, w) for w in ("A", "B", "tie")] == [1.0, 2.0, 1.5]
-    assert [verdicts.winner_value(switched, w) for w in ("A", "B", "tie")] == [2.0, 1.0, 1.5]
-    request = JudgeRequest(id="r", messages=_chat("judge this"), output_format="[[A]]",
+    assert [annotators.winner_value(plain, w) for w in ("A", "B", "tie")] == [1.0, 2.0, 1.5]
+    assert [annotators.winner_value(switched, w) for w in ("A", "B", "tie")] == [2.0, 1.0, 1.5]
+    request = JudgeRequest(id="r", messages=_chat("judge this"), output_format="[[A]]", verdict_reader=verdicts.__name__,
                            candidates=(_chat("q", "short"), _chat("q", "longer")))
     (rm_request,) = reward_judge.reward_requests([request])
-    assert verdicts.parse(rm_request.output_format, {"rewards": [0.5, 0.25]}).value == "A"
-    assert verdicts.parse(rm_request.output_format, {"text": "?"}).failure.startswith("unparsable")
+    assert judge_verdicts.parse(rm_request, {"rewards": [0.5, 0.25]}).value == "A"
+    assert judge_verdicts.parse(rm_request, {"text": "?"}).failure.startswith("unparsable")
 
 
 def test_requests_an_rm_cannot_judge_are_refused_before_any_work():
-    single = JudgeRequest(id="single|m|1|1", messages=_chat("rate it"), output_format="[[rating]]")
+    single = JudgeRequest(id="single|m|1|1", messages=_chat("rate it"), output_format="[[rating]]",
+                          verdict_reader=verdicts.__name__)
     with pytest.raises(DataError, match="pairwise"):
         reward_judge.reward_requests([single])
     rating_pair = single.model_copy(update={"candidates": (_chat("q", "a"), _chat("q", "b"))})
