@@ -1,20 +1,20 @@
-"""How the command line reports bad input: one line on stderr and exit code 2 (DESIGN.md), for every group.
+"""How the command line ends: the exit codes (DESIGN.md) and bad input as one line on stderr, for every group.
 
 The library raises its own errors (DataError, BackendError, TemplateError, UnknownName, JudgeUnsupported,
 pydantic's ValidationError); :func:`input_errors` turns them into :class:`InputError` at the command's edge,
-importing each error type only when one happens so that ``--help`` stays instant. ``cli`` and the
-``goodhart`` group both use it (a module of its own, so neither imports the other for it).
+importing each error type only when one happens so that ``--help`` stays instant.
 """
 
 from __future__ import annotations
 
 import functools
-import json
 from typing import Any
 
 import click
 
-EXIT_BAD_INPUT = 2
+EXIT_CHECK_FAILED = 1  # a gate or check failed
+EXIT_BAD_INPUT = 2  # bad input or usage
+EXIT_INCOMPLETE = 3  # a run could not finish (failed calls are stored for a retry)
 
 
 class InputError(click.ClickException):
@@ -64,7 +64,3 @@ def input_error_message(exc: Exception) -> str | None:
         first = exc.errors()[0]
         return f"invalid option {'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
     return None
-
-
-def emit_json(obj: Any) -> None:
-    click.echo(json.dumps(obj, indent=2, ensure_ascii=False, default=str))

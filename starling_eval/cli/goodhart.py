@@ -1,9 +1,6 @@
 """``starling-eval goodhart``: judge–human agreement on MT-Bench human votes (of GPT-4, or of any judge or
-reward model run on the voted pairs), a run judge's position and length bias, and a run's Goodhart card.
-
-The group is registered by ``starling_eval.cli`` (``main.add_command(goodhart)``), which this module must
-not import at load time (that would be circular); bad input is reported by ``cli_errors`` as everywhere.
-Heavy modules (rich, numpy) are imported inside the commands so ``starling-eval --help`` stays instant.
+reward model run on the voted pairs), a run judge's position and length bias, the verbosity probe, and a run's
+Goodhart card. The checks are ``starling_eval.goodhart``'s; this module reads options and prints.
 """
 
 from __future__ import annotations
@@ -14,7 +11,11 @@ from typing import Any
 
 import click
 
-from starling_eval.cli_errors import InputError, emit_json, input_errors
+from starling_eval.cli.cards import print_card
+from starling_eval.cli.console import emit_json, pct, share_of
+from starling_eval.cli.errors import InputError, input_errors
+from starling_eval.cli.options import goodhart_report_options, judge_choice_options
+from starling_eval.cli.specs import judge_spec
 from starling_eval.goodhart import GPT4_VOTES, HUMAN_VOTES
 
 GPT4_NAME = "gpt-4"
@@ -83,7 +84,7 @@ def _agreement_console(rows: list[dict[str, Any]], judge_name: str, include_auth
         table.add_column(col, justify="left" if col == "judge" else "right")
     for i, r in enumerate(rows):
         judge = "humans" if r["judge"] == "human" else r["judge"]
-        table.add_row(escape(judge), str(r["turn"]), r["setup"], _pct(r["agreement"], 2), _pct_ci(r["ci_low"], r["ci_high"]),
+        table.add_row(escape(judge), str(r["turn"]), r["setup"], pct(r["agreement"], 2), _pct_ci(r["ci_low"], r["ci_high"]),
                       _num(r["kappa"], 3), str(r["n"]), str(r["n_questions"]), end_section=i + 1 < len(rows)
                       and rows[i + 1]["judge"] != r["judge"])
     console = Console()
@@ -98,6 +99,7 @@ def _pct_ci(low: float | None, high: float | None) -> str:
 
 def _num(value: float | None, digits: int) -> str:
     return "—" if value is None else f"{value:.{digits}f}"
+
 
 
 @goodhart.command()
@@ -146,24 +148,24 @@ def _bias_rows(report: dict[str, Any]) -> list[tuple[str, str]]:
     p = report["position"]
     if report["kind"] == "pair":
         rows += [
-            ("position: consistent", _share_of(p["consistency"], p["consistency_ci"], f"{p['n']} pairs")),
-            ("position: biased first / second", f"{_pct(p['biased_first'])} / {_pct(p['biased_second'])}"),
-            ("position: other inconsistent", _pct(p["other_inconsistent"])),
+            ("position: consistent", share_of(p["consistency"], p["consistency_ci"], f"{p['n']} pairs")),
+            ("position: biased first / second", f"{pct(p['biased_first'])} / {pct(p['biased_second'])}"),
+            ("position: other inconsistent", pct(p["other_inconsistent"])),
             ("position: failed", str(p["n_failed"])),
         ]
     else:
         rows += [
-            ("position: first shown wins", _share_of(p["first_shown_wins"], p["first_shown_wins_ci"],
+            ("position: first shown wins", share_of(p["first_shown_wins"], p["first_shown_wins_ci"],
                                                      f"{p['n']} decided (sign test p = {p['p_value']:.2g})")),
-            ("position: model wins shown first / second", f"{_pct(p['b_wins_shown_first'])} / "
-                                                          f"{_pct(p['b_wins_shown_second'])}"),
+            ("position: model wins shown first / second", f"{pct(p['b_wins_shown_first'])} / "
+                                                          f"{pct(p['b_wins_shown_second'])}"),
             ("position: ties / failed", f"{p['n_ties']} / {p['n_failed']}"),
         ]
     length = report["length"]
     if length is None:
         rows.append(("length", "unavailable"))
     else:
-        rows.append(("length: longer wins", _share_of(length["longer_wins"], length["longer_wins_ci"],
+        rows.append(("length: longer wins", share_of(length["longer_wins"], length["longer_wins_ci"],
                                                       f"{length['n']} decided pairs")))
         fit = length["logistic"]
         if fit is not None:
@@ -178,91 +180,16 @@ def _bias_rows(report: dict[str, Any]) -> list[tuple[str, str]]:
     return rows
 
 
-def _pct(value: float | None, digits: int = 1) -> str:
-    return "—" if value is None else f"{value:.{digits}%}"
-
-
-def _share_of(value: float | None, interval: Any, of: str | None = None) -> str:
-    ci = f" ({interval[0]:.1%}–{interval[1]:.1%})" if interval else ""
-    return f"{_pct(value)}{ci}" + (f" of {of}" if of else "")
-
-
-# -- any judge or RM on the human-voted pairs, and the Goodhart card ------------------------------------
-
-
-def _judge_choice_options(prefix: str, what: str) -> Any:
-    """Options naming one judge: an OpenAI-compatible model, or a reward model with its --rm-* description."""
-
-    def decorate(fn: Any) -> Any:
-        options = [
-            click.option(f"--{prefix}-model", "judge_model", default=None,
-                         help=f"{what}: a judge model served by OpenAI or --{prefix}-base-url."),
-            click.option(f"--{prefix}-base-url", "judge_base_url", default=None,
-                         help="OpenAI-compatible endpoint of that judge [default: OpenAI's API]."),
-            click.option(f"--{prefix}-api-key-env", "judge_api_key_env", default="OPENAI_API_KEY", show_default=True,
-                         help="Environment variable holding its API key (never stored)."),
-            click.option(f"--{prefix}-concurrency", "judge_concurrency", default=32, show_default=True,
-                         type=click.IntRange(min=1), help="Judge requests in flight."),
-            click.option(f"--{prefix}-price", "judge_price", default=None, metavar="IN/OUT",
-                         help="USD per 1M prompt/completion tokens, overriding the price table."),
-            click.option(f"--{prefix}-reward-model", "judge_reward_model", default=None,
-                         help=f"{what}: a reward model instead (folder or hub id), described by the --rm-* options."),
-            click.option("--rm-preset", type=click.Choice(["starling-rm-7b", "starling-rm-34b"]), default=None),
-            click.option("--rm-kind", type=click.Choice(["seq-cls", "value-head"]), default=None),
-            click.option("--rm-backbone", default=None),
-            click.option("--rm-head-file", default=None, type=click.Path(dir_okay=False)),
-            click.option("--rm-format", default=None),
-            click.option("--rm-max-length", default=2048, show_default=True, type=click.IntRange(min=8)),
-            click.option("--rm-truncation-side", type=click.Choice(["left", "right"]), default="left", show_default=True),
-            click.option("--dtype", default="auto", show_default=True, help="Reward model dtype."),
-            click.option("--device", default=None, help="Reward model device [default: cuda when available]."),
-            click.option("--batch-size", default=8, show_default=True, type=click.IntRange(min=1)),
-        ]
-        for option in reversed(options):
-            fn = option(fn)
-        return fn
-
-    return decorate
-
-
-def _judge_spec(o: dict[str, Any], flag: str) -> Any:
-    """The JudgeSpec the options name (exactly one of a model or a reward model)."""
-    from starling_eval.cli import build_reward_spec
-    from starling_eval.judges.pricing import price_override
-    from starling_eval.spec import JudgeSpec
-
-    if bool(o["judge_model"]) == bool(o["judge_reward_model"]):
-        raise InputError(f"give exactly one of --{flag}-model or --{flag}-reward-model")
-    if o["judge_reward_model"]:
-        options = {"revision": None, "rm_padding_side": "right", "trust_remote_code": False, **o}
-        reward = build_reward_spec(options, o["judge_reward_model"], None)
-        return JudgeSpec(model=reward.label, reward_model=reward)
-    price_in, price_out = price_override(o["judge_price"])
-    return JudgeSpec(model=o["judge_model"], base_url=o["judge_base_url"], api_key_env=o["judge_api_key_env"],
-                     concurrency=o["judge_concurrency"], price_in=price_in, price_out=price_out)
-
-
-def _report_options(fn: Any) -> Any:
-    """--seed (the bootstrap's), --data-dir and --json, as every judge-running goodhart command takes them."""
-    options = [
-        click.option("--seed", default=0, show_default=True, help="Bootstrap seed."),
-        click.option("--data-dir", default=None, type=click.Path(file_okay=False),
-                     help="Data folder [default: $STARLING_EVAL_DATA or the user cache]."),
-        click.option("--json", "as_json", is_flag=True, help="Print the report as a JSON object."),
-    ]
-    for option in reversed(options):
-        fn = option(fn)
-    return fn
 
 
 @goodhart.command()
-@_judge_choice_options("judge", "The judge to measure")
+@judge_choice_options("judge", "The judge to measure")
 @click.option("--include-regenerated", is_flag=True,
               help="Also judge pairs with gpt-4 and claude-v1, whose answer files were regenerated after the human "
                    "study (the voters read other answers).")
 @click.option("--include-authors", is_flag=True, help="Count the paper's authors' votes as human too.")
 @click.option("--limit", default=None, type=click.IntRange(min=1), help="Only the first N voted questions.")
-@_report_options
+@goodhart_report_options
 @click.pass_context
 @input_errors
 def judge(ctx: click.Context, include_regenerated: bool, include_authors: bool, limit: int | None, seed: int,
@@ -272,7 +199,7 @@ def judge(ctx: click.Context, include_regenerated: bool, include_authors: bool, 
     from starling_eval.data import DataDir
     from starling_eval.goodhart.human_pairs import AS_SEEN, REGENERATED, judge_human_pairs
 
-    spec = _judge_spec(options, "judge")
+    spec = judge_spec(options, "judge")
     models = AS_SEEN + REGENERATED if include_regenerated else AS_SEEN
     report = judge_human_pairs(spec, DataDir(data_dir), _results_root(ctx), models=models,
                                experts_only=not include_authors, limit=limit, seed=seed)
@@ -295,9 +222,9 @@ def judge(ctx: click.Context, include_regenerated: bool, include_authors: bool, 
 
 
 @goodhart.command()
-@_judge_choice_options("judge", "The judge to measure")
+@judge_choice_options("judge", "The judge to measure")
 @click.option("--limit", default=None, type=click.IntRange(min=1), help="Only the first N battles.")
-@_report_options
+@goodhart_report_options
 @click.pass_context
 @input_errors
 def arena(ctx: click.Context, limit: int | None, seed: int, data_dir: str | None, as_json: bool,
@@ -307,7 +234,7 @@ def arena(ctx: click.Context, limit: int | None, seed: int, data_dir: str | None
     from starling_eval.data import DataDir
     from starling_eval.goodhart.arena_agreement import judge_arena
 
-    report = judge_arena(_judge_spec(options, "judge"), DataDir(data_dir), _results_root(ctx), limit=limit, seed=seed)
+    report = judge_arena(judge_spec(options, "judge"), DataDir(data_dir), _results_root(ctx), limit=limit, seed=seed)
     if as_json:
         emit_json(report)
         return
@@ -317,11 +244,11 @@ def arena(ctx: click.Context, limit: int | None, seed: int, data_dir: str | None
 
 
 @goodhart.command()
-@_judge_choice_options("judge", "The judge to probe")
+@judge_choice_options("judge", "The judge to probe")
 @click.option("--answers", "answers_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="MT-Bench answers to pad and list-ify (FastChat model_answer JSONL, e.g. a run's model_answer/*.jsonl).")
 @click.option("--limit", default=None, type=click.IntRange(min=1), help="Only the first N questions.")
-@_report_options
+@goodhart_report_options
 @click.pass_context
 @input_errors
 def verbosity(ctx: click.Context, answers_path: Path, limit: int | None, seed: int, data_dir: str | None,
@@ -332,7 +259,7 @@ def verbosity(ctx: click.Context, answers_path: Path, limit: int | None, seed: i
 
     if not answers_path.is_file():
         raise InputError(f"--answers {answers_path}: no such file")
-    report = probe_verbosity(_judge_spec(options, "judge"), DataDir(data_dir), _results_root(ctx), answers_path,
+    report = probe_verbosity(judge_spec(options, "judge"), DataDir(data_dir), _results_root(ctx), answers_path,
                              limit=limit, seed=seed)
     if as_json:
         emit_json(report)
@@ -345,14 +272,14 @@ def verbosity(ctx: click.Context, answers_path: Path, limit: int | None, seed: i
         table.add_column(col, justify="left" if col == "transform" else "right")
     for name, r in report["shift"].items():
         ci = r["prefers_transformed_ci"]
-        table.add_row(name, _pct(r["prefers_transformed"]), f"{ci[0]:.1%}–{ci[1]:.1%}" if ci else "—",
+        table.add_row(name, pct(r["prefers_transformed"]), f"{ci[0]:.1%}–{ci[1]:.1%}" if ci else "—",
                       f"{r['n_transformed']} / {r['n_original']} / {r['n_ties']}", str(r["n_failed"]))
     Console().print(table)
 
 
 @goodhart.command()
 @click.argument("run_ref")
-@_judge_choice_options("proxy", "The human proxy")
+@judge_choice_options("proxy", "The human proxy")
 @click.option("--seed", default=0, show_default=True, help="Bootstrap seed.")
 @click.option("--json", "as_json", is_flag=True, help="Print the card as a JSON object.")
 @click.pass_context
@@ -367,7 +294,7 @@ def card(ctx: click.Context, run_ref: str, seed: int, as_json: bool, **options: 
 
     results = _results_root(ctx)
     run_folder = RunStore(results).require(run_ref)
-    proxy = _judge_spec(options, "proxy") if options["judge_model"] or options["judge_reward_model"] else None
+    proxy = judge_spec(options, "proxy") if options["judge_model"] or options["judge_reward_model"] else None
     result = make_card(run_folder, results, proxy, seed=seed)
     if as_json:
         emit_json(result)
@@ -376,30 +303,3 @@ def card(ctx: click.Context, run_ref: str, seed: int, as_json: bool, **options: 
     if result["flagged"]:
         ctx.exit(1)
 
-
-def print_card(result: dict[str, Any]) -> None:
-    """The card as a rich table and its flags (``show`` prints it too)."""
-    from rich.console import Console
-    from rich.markup import escape
-    from rich.table import Table
-
-    table = Table(title=f"Goodhart card · run {escape(result['run_id'])} · judge {escape(result['judge'])} vs "
-                        f"{escape(result['proxy'])}")
-    for col in ("model", "judge win rate", "proxy win rate", "judge − proxy", "items", "questions"):
-        table.add_column(col, justify="left" if col == "model" else "right")
-    for row in result["rows"]:
-        table.add_row(escape(row["model"]), _share_of(row["judge_win_rate"], row["judge_ci95"]),
-                      _share_of(row["proxy_win_rate"], row["proxy_ci95"]),
-                      _signed(row["difference"], row["difference_ci95"]), str(row["n_items"]), str(row["n_questions"]))
-    console = Console()
-    console.print(table)
-    for row in result["rows"]:
-        for flag in row["flags"]:
-            console.print(f"[bold red]goodhart:[/bold red] [yellow]{escape(flag)}[/yellow]")
-    if not result["flagged"]:
-        console.print("[green]judge and proxy agree within their intervals[/green]")
-
-
-def _signed(value: float, interval: Any) -> str:
-    ci = f" ({100 * interval[0]:+.1f} to {100 * interval[1]:+.1f})" if interval else ""
-    return f"{100 * value:+.1f} pts{ci}"

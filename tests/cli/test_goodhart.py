@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from starling_eval.cli import main
-from starling_eval.goodhart.commands import goodhart
+from starling_eval.cli.goodhart import goodhart
 from tests.goodhart.test_run_bias import (
     ALPACA_SCORES,
     alpaca_rows,
