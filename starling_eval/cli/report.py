@@ -25,17 +25,18 @@ def leaderboard(ctx: click.Context, fmt: str, benchmarks: tuple[str, ...], judge
                 all_metrics: bool, include_incomplete: bool, out: Path | None) -> None:
     """One table across runs: a row per model (name + revision), a column per benchmark metric with its 95% CI,
     judge, date and failures. Runs whose benchmark version, judge or prompt differ get separate columns."""
-    from starling_eval.report import leaderboard as lb_mod
+    from starling_eval.report import leaderboard_render as render
+    from starling_eval.report.leaderboard import collect
 
-    board = lb_mod.collect(ctx.obj["results"], benchmarks=list(benchmarks) or None, judge=judge,
-                           model_pattern=model_pattern, include_incomplete=include_incomplete,
-                           metrics="all" if all_metrics else "headline")
+    board = collect(ctx.obj["results"], benchmarks=list(benchmarks) or None, judge=judge,
+                    model_pattern=model_pattern, include_incomplete=include_incomplete,
+                    metrics="all" if all_metrics else "headline")
     if fmt == "table" and out is None:
-        rich_console().print(lb_mod.to_rich_table(board))
-        for note in lb_mod.notes(board):
+        rich_console().print(render.to_rich_table(board))
+        for note in render.notes(board):
             rich_console(stderr=True).print(note, highlight=False, markup=False)
         return
-    text = lb_mod.render(board, "md" if fmt == "table" else fmt)
+    text = render.render(board, "md" if fmt == "table" else fmt)
     if out is None:
         click.echo(text)
     else:
@@ -58,17 +59,18 @@ def report(ctx: click.Context, out: Path | None, fmt: str, benchmarks: tuple[str
            model_pattern: str | None, title: str) -> None:
     """A leaderboard report: the table across runs, plots (MT-Bench radar, win rates with CIs, MMLU by group,
     RM accuracy vs the length baseline) and the Goodhart cards, in one file viewable offline."""
-    from starling_eval.report import leaderboard as lb_mod
+    from starling_eval.report.leaderboard import collect
     from starling_eval.store.files import write_text_atomic
 
-    board = lb_mod.collect(ctx.obj["results"], benchmarks=list(benchmarks) or None, judge=judge,
-                           model_pattern=model_pattern)
+    board = collect(ctx.obj["results"], benchmarks=list(benchmarks) or None, judge=judge, model_pattern=model_pattern)
     if fmt == "html":
         from starling_eval.report.html import render_report
 
         text = render_report(board, title=title)
     else:
-        text = f"# {title}\n\n" + lb_mod.to_markdown(board)
+        from starling_eval.report.leaderboard_render import to_markdown
+
+        text = f"# {title}\n\n" + to_markdown(board)
     out = out or Path(ctx.obj["results"]) / f"report.{fmt}"
     write_text_atomic(out, text)
     click.echo(f"wrote {out} ({len(board.rows)} models, {len(board.columns)} columns)")
