@@ -54,6 +54,7 @@ from typing import Any
 
 import openai
 
+from starling_eval.adapters.mtbench import verdicts
 from starling_eval.judges.client import JudgeClient, judge_identity
 from starling_eval.judges.runner import judge_all
 from starling_eval.spec import JudgeRequest, JudgeSpec, Message
@@ -87,7 +88,7 @@ def make_requests(n: int) -> list[JudgeRequest]:
                       Message(role="user", content=TEMPLATE.format(
                           question=f"Question {i}: explain, with an example, how topic number {i} works.",
                           answer=f"(answer {i}) {ANSWER}"))),
-            output_format="[[rating]]", max_tokens=2048, temperature=0.0,
+            output_format="[[rating]]", verdict_reader=verdicts.__name__, max_tokens=2048, temperature=0.0,
             meta={"kind": "single", "item_id": str(i), "turn": 1, "model": "bench-model", "prompt": "single-v1"},
         )
         for i in range(n)

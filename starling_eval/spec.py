@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -180,14 +181,30 @@ class SourceDir(BaseModel):
     sha256: str
 
 
+@dataclass(frozen=True)
+class Verdict:
+    """What a judge's reply says, as the adapter that asked reads it."""
+
+    value: Any  # e.g. a float rating, or "A" / "B" / "tie"; None when the reply held no verdict
+    failure: str | None = None  # why there is no value: "unparsable: ..." or "unsupported: ..."
+
+
 class JudgeRequest(BaseModel):
     """One call to a judge, as an adapter describes it: the conversation, the decoding, how to read the
-    verdict (``output_format``), and what it is about (``meta``: item, turn, model or models, prompt name)."""
+    verdict (``output_format``, read by the module ``verdict_reader`` names), and what it is about (``meta``:
+    item, turn, model or models, prompt name).
+
+    ``verdict_reader`` is the dotted name of the adapter's module that reads this request's replies: its
+    ``parse(output_format, reply) -> Verdict``, and for formats that compare two answers its
+    ``winner_value(output_format, winner)`` ("A": the answer shown first, "B", "tie" written in the format's
+    own vocabulary, for judges that decide without text). The judging engine imports it by that name, so
+    it knows no benchmark and nothing is registered at import time."""
 
     model_config = ConfigDict(frozen=True)
     id: str
     messages: tuple[Message, ...]
     output_format: str
+    verdict_reader: str | None = None
     max_tokens: int = 2048
     temperature: float = 0.0
     top_logprobs: int | None = None

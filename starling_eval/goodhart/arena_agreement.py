@@ -14,9 +14,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from starling_eval.adapters import mtbench_judge
 from starling_eval.adapters.base import Sample
-from starling_eval.adapters.rm_pairs import Battle, arena_battles
+from starling_eval.adapters.mtbench import judge as mtbench_judge
+from starling_eval.adapters.preference.arena import Battle, arena_battles
 from starling_eval.data import DataDir, DataError, manifest
 from starling_eval.goodhart.agreement import Vote, agreement_table
 from starling_eval.goodhart.human_pairs import bias_summary, judge_cached, judge_folder, votes_from_games

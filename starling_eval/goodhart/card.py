@@ -119,7 +119,7 @@ def make_card(run_folder: Any, results_root: Any, proxy: Any = None, *, seed: in
 
 def _human_proxy(manifest: Mapping[str, Any], scores: Mapping[str, Any], data: Any, run_folder: Any) -> Outcomes:
     """Human outcomes for the run's models, if its answers are the data folder's files the voters read."""
-    from starling_eval.adapters.mtbench_judge import MODEL_ANSWER_DIR
+    from starling_eval.adapters.mtbench.judge import MODEL_ANSWER_DIR
     from starling_eval.data import DataError
     from starling_eval.goodhart import HUMAN_VOTES
     from starling_eval.goodhart.agreement import read_votes

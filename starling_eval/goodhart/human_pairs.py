@@ -18,9 +18,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from starling_eval.adapters import mtbench_judge
-from starling_eval.adapters.mtbench import MTBench
-from starling_eval.adapters.mtbench_score import ERROR, TIE, game_winner, group_games
+from starling_eval.adapters.mtbench import judge as mtbench_judge
+from starling_eval.adapters.mtbench.benchmark import MTBench
+from starling_eval.adapters.mtbench.score import ERROR, TIE, game_winner, group_games
 from starling_eval.data import DataDir
 from starling_eval.goodhart import GPT4_VOTES, HUMAN_VOTES
 from starling_eval.goodhart.agreement import Vote, agreement_table, is_counted_human

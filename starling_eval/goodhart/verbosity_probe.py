@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from starling_eval.adapters import mtbench_judge
-from starling_eval.adapters.mtbench import MTBench
+from starling_eval.adapters.mtbench import judge as mtbench_judge
+from starling_eval.adapters.mtbench.benchmark import MTBench
 from starling_eval.data import DataDir, DataError
 from starling_eval.goodhart.bias import PairJudgment
 from starling_eval.goodhart.human_pairs import judge_cached, judge_folder

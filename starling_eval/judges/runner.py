@@ -96,7 +96,7 @@ def judge_key(identity: Mapping[str, Any], request: JudgeRequest, attempt: int =
 
 
 def _outcome(request: JudgeRequest, reply: dict[str, Any], *, cached: bool, attempt: int, key: str) -> JudgeOutcome:
-    verdict = parse(request.output_format, reply)
+    verdict = parse(request, reply)
     return JudgeOutcome(request, reply, verdict.value, verdict.failure, cached, attempt, key)
 
 

@@ -1,9 +1,15 @@
-"""Reading a verdict out of a judge's text, exactly as the reference implementations do.
+"""Reading a verdict out of a judge's reply: the adapter that built the request reads it; this module only
+finds the reader. It names no benchmark and holds no registry.
 
-MT-Bench (FastChat llm_judge/common.py): a single-answer rating is the first ``[[n]]`` in the text, or,
-failing that, the first ``[n]``; it is not clamped to 1..10. A pairwise verdict is ``[[A]]``, ``[[B]]`` or
-``[[C]]`` (tie), checked in that order anywhere in the text. What does not parse is a failure with its
-reason, never a silent -1 that someone later averages in.
+Each :class:`~starling_eval.spec.JudgeRequest` names its ``verdict_reader``, the adapter's module that reads
+its replies (MT-Bench: ``adapters.mtbench.verdicts``; AlpacaEval: ``adapters.alpacaeval.annotators``;
+Safe-RLHF: ``adapters.safe_rlhf``): ``parse(output_format, reply)`` reads the whole reply (text, and
+logprobs where a format needs them), and for a format that compares two answers ``winner_value(output_format,
+winner)`` writes a winner ("A": the answer shown first, "B", "tie") in that format's own vocabulary.
+
+One kind of reply is read here because it belongs to no benchmark: a reward model judging in a judge's place
+(``pipeline.reward_judge``) answers a request re-addressed to ``reward:<output format>`` with the pair of
+rewards of the two answers; the higher one wins, and the request's reader writes the winner.
 
 A failure's reason starts with its kind: "unparsable" (the reply was paid for; ``--retry-failed`` asks
 again), or "unsupported" (the endpoint cannot serve this judge at all, e.g. no logprobs: the run stops).
@@ -11,78 +17,42 @@ again), or "unsupported" (the endpoint cannot serve this judge at all, e.g. no l
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
-from dataclasses import dataclass
+import importlib
+from collections.abc import Mapping
+from types import ModuleType
 from typing import Any
 
-ONE_SCORE = re.compile(r"\[\[(\d+\.?\d*)\]\]")
-ONE_SCORE_BACKUP = re.compile(r"\[(\d+\.?\d*)\]")
+from starling_eval.spec import JudgeRequest, Verdict
 
-RATING = "[[rating]]"
-PAIR = "[[A]]"
+REWARD_PREFIX = "reward:"  # + the request's own output format, which says how to write the winner
 
 
-@dataclass(frozen=True)
-class Verdict:
-    value: Any  # a float rating, or "A" / "B" / "tie"; None when the text held no verdict
-    failure: str | None = None  # why there is no value
+def reader(request: JudgeRequest) -> ModuleType:
+    """The module that reads ``request``'s replies (imported by the name the request gives)."""
+    if not request.verdict_reader:
+        raise ValueError(f"no verdict reader for output format {request.output_format!r} (request {request.id})")
+    return importlib.import_module(request.verdict_reader)
 
 
-def parse_rating(text: str) -> Verdict:
-    match = ONE_SCORE.search(text) or ONE_SCORE_BACKUP.search(text)
-    if match is None:
-        return Verdict(None, "unparsable: no [[rating]] in the judgment")
-    number = match.group(1)
-    return Verdict(float(number) if "." in number else int(number))
+def parse(request: JudgeRequest, reply: Mapping[str, Any]) -> Verdict:
+    """The verdict in a judge's ``reply`` to ``request``."""
+    if request.output_format.startswith(REWARD_PREFIX):
+        rewards = reply.get("rewards")
+        if not isinstance(rewards, list) or len(rewards) != 2:
+            return Verdict(None, "unparsable: no pair of rewards in the reply")
+        return Verdict(winner_value(request, winner(*rewards)))
+    return reader(request).parse(request.output_format, reply)
 
 
-def parse_pair(text: str) -> Verdict:
-    for token, winner in (("[[A]]", "A"), ("[[B]]", "B"), ("[[C]]", "tie")):
-        if token in text:
-            return Verdict(winner)
-    return Verdict(None, "unparsable: no [[A]], [[B]] or [[C]] in the judgment")
-
-
-# output format -> parser of the judge's whole reply (text, and logprobs where a format needs them)
-PARSERS: dict[str, Callable[[dict[str, Any]], Verdict]] = {
-    RATING: lambda reply: parse_rating(reply["text"]),
-    PAIR: lambda reply: parse_pair(reply["text"]),
-}
-
-
-# output-format prefix -> parser of (format, reply): families of formats an adapter owns, such as
-# "alpaca_eval:<annotator>[:switched]" (registered when the adapter is imported, before it builds requests)
-PREFIX_PARSERS: dict[str, Callable[[str, dict[str, Any]], Verdict]] = {}
-
-
-def register_prefix(prefix: str, parser: Callable[[str, dict[str, Any]], Verdict]) -> None:
-    PREFIX_PARSERS[prefix] = parser
-
-
-# A pairwise verdict "A" / "B" / "tie" (A = the answer shown first) in an output format's own vocabulary, for
-# judges that decide without writing text (a reward model): output format or prefix -> (format, winner) -> value
-WINNER_VALUES: dict[str, Callable[[str, str], Any]] = {PAIR: lambda _format, winner: winner}
-
-
-def register_winner_values(format_or_prefix: str, translate: Callable[[str, str], Any]) -> None:
-    WINNER_VALUES[format_or_prefix] = translate
-
-
-def winner_value(output_format: str, winner: str) -> Any:
-    """``winner`` as a verdict of ``output_format``; a LookupError when that format has no pairwise winner."""
-    translate = WINNER_VALUES.get(output_format) or next(
-        (t for prefix, t in WINNER_VALUES.items() if prefix != PAIR and output_format.startswith(prefix)), None)
+def winner_value(request: JudgeRequest, winner: str) -> Any:
+    """``winner`` as a verdict of the request's output format; a LookupError when that format does not
+    compare two answers."""
+    output_format = request.output_format.removeprefix(REWARD_PREFIX)
+    translate = getattr(reader(request), "winner_value", None)
     if translate is None:
         raise LookupError(f"output format {output_format!r} is not a two-answer comparison")
     return translate(output_format, winner)
 
 
-def parse(output_format: str, reply: dict[str, Any]) -> Verdict:
-    parser = PARSERS.get(output_format)
-    if parser is not None:
-        return parser(reply)
-    for prefix, family in PREFIX_PARSERS.items():
-        if output_format.startswith(prefix):
-            return family(output_format, reply)
-    raise ValueError(f"no verdict parser for output format {output_format!r}")
+def winner(reward_a: float, reward_b: float) -> str:
+    return "A" if reward_a > reward_b else "B" if reward_b > reward_a else "tie"

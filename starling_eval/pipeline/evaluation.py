@@ -147,7 +147,7 @@ def judge_into(judge: JudgeSpec, path: Path, cache: Any, requests: list[JudgeReq
 
     identity, connect = judge_identity(judge), lambda: judge_client or JudgeClient(judge)
     if judge.reward_model is not None:
-        from starling_eval.judges import reward_judge
+        from starling_eval.pipeline import reward_judge
 
         rm = judge_client or _reward_model(judge.reward_model)
         requests = reward_judge.reward_requests(requests)

@@ -107,7 +107,7 @@ def evaluate_loglikelihood(spec: RunSpec, results_root: Path) -> ScoredRun:
 
     from lm_eval import simple_evaluate
 
-    from starling_eval.adapters.lm_eval_tasks import task_manager
+    from starling_eval.adapters.multiple_choice.lm_eval_tasks import task_manager
 
     logging.getLogger("lm_eval").setLevel(logging.WARNING)
     t_eval = time.time()

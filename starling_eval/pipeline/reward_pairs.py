@@ -11,7 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from starling_eval.adapters.preference import pair_record, score_pairs
+from starling_eval.adapters.preference.benchmark import pair_record, score_pairs
 from starling_eval.backends.base import BackendError
 from starling_eval.data import DataDir
 from starling_eval.pipeline.common import (

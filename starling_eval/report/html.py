@@ -18,7 +18,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from starling_eval.report.leaderboard import Leaderboard, notes, to_html_table
+from starling_eval.report.leaderboard import Leaderboard
+from starling_eval.report.leaderboard_render import notes, to_html_table
 from starling_eval.store.runs import RunFolder, RunStore
 
 SAMPLE_ANSWERS = 3  # answers shown per chosen generation run

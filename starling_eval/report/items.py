@@ -265,7 +265,7 @@ def _loglikelihood(run: RunFolder, scores: Mapping[str, Any], benchmark: str) ->
 
 
 def _reward_pairs(run: RunFolder, scores: Mapping[str, Any], benchmark: str) -> tuple[str | None, dict]:
-    from starling_eval.adapters.preference import prompt_cluster
+    from starling_eval.adapters.preference.benchmark import prompt_cluster
 
     records = _records(run)
     model = _one_model((r.get("model") for r in records), run.run_id)

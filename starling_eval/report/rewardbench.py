@@ -10,7 +10,11 @@ source, not necessarily the same pairs: the pair counts are in our own scores.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
+
+from starling_eval.data import DataError
 
 REWARDBENCH_NAMES = {("hh", "hh"): "anthropic_harmless", ("safe-rlhf", "helpful"): "pku_better",
                      ("safe-rlhf", "harmless"): "pku_safer", ("arena", "arena"): "chatbot_arena_conversations"}
@@ -35,3 +39,16 @@ def rewardbench_results(manifest: dict[str, Any], scores: dict[str, Any],
         name = REWARDBENCH_NAMES.get((scores["benchmark"], row["track"]), row["track"])
         out[name] = row["accuracy"]
     return dict(sorted(out.items()))
+
+
+def update_results_file(path: Path, manifest: dict[str, Any], scores: dict[str, Any]) -> None:
+    """Write this run's accuracies to ``path`` (``--rewardbench-json``), keeping what the file holds for the same
+    model; a DataError when it holds another model's results."""
+    from starling_eval.store.files import write_json_atomic
+
+    existing = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+    results = rewardbench_results(manifest, scores, existing)
+    if existing and existing.get("model") != results["model"]:
+        raise DataError(f"--rewardbench-json {path}: holds results of {existing.get('model')!r}, "
+                        f"not {results['model']!r}; give another file")
+    write_json_atomic(path, results)

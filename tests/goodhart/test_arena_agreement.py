@@ -11,7 +11,7 @@ from starling_eval.data import DataDir
 from starling_eval.goodhart.arena_agreement import judge_arena
 from starling_eval.spec import JudgeSpec, RewardSpec
 from starling_eval.testing.length_reward import LengthRewardModel
-from tests.adapters.test_rm_pairs import write_arena
+from tests.adapters.preference.test_pairs import write_arena
 from tests.conftest import cli_env, run_cli
 
 

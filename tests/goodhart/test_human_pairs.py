@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from starling_eval.adapters.mtbench_judge import read_answer_file
+from starling_eval.adapters.mtbench.judge import read_answer_file
 from starling_eval.data import DataDir
 from starling_eval.goodhart.agreement import agreement_table, read_votes
 from starling_eval.goodhart.human_pairs import AS_SEEN, judge_human_pairs, votes_from_games

@@ -9,8 +9,8 @@ import pytest
 
 from starling_eval.backends.retry import EndpointHealth, EndpointUnreachable, timeout_for
 from starling_eval.judges.client import AdaptiveLimit, JudgeClient
-from tests.fault_server import RawFaultServer, completion, http
 from starling_eval.spec import JudgeRequest, JudgeSpec, Message
+from tests.fault_server import RawFaultServer, completion, http
 
 
 def _request(i: int, top_logprobs: int | None = None) -> JudgeRequest:

@@ -2,6 +2,7 @@
 
 import asyncio
 
+from starling_eval.adapters.mtbench import verdicts
 from starling_eval.judges.runner import judge_all, newest_attempts
 from starling_eval.spec import JudgeRequest, Message
 from starling_eval.store.cache import CallCache
@@ -31,7 +32,7 @@ class FakeJudge:
 
 def _req(rid, prompt):
     return JudgeRequest(id=rid, messages=(Message(role="user", content=prompt),), output_format="[[rating]]",
-                        meta={"item_id": rid})
+                        verdict_reader=verdicts.__name__, meta={"item_id": rid})
 
 
 def _run(requests, judge, cache, **kw):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from starling_eval.adapters import alpaca_eval_lib
+from starling_eval.adapters.alpacaeval import alpaca_eval_lib
 from tests.conftest import cli_env, run_cli
 
 P_M, P_BIG_M = math.exp(-0.2), math.exp(-1.8)

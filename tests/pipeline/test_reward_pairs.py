@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from starling_eval.adapters.preference import reply_length
-from starling_eval.adapters.rm_pairs import hh_pairs
+from starling_eval.adapters.preference.benchmark import reply_length
+from starling_eval.adapters.preference.hh import hh_pairs
 from starling_eval.backends.reward import HFRewardModel
 from starling_eval.spec import RewardSpec
 from starling_eval.testing.tiny_model import build_tiny_llama, build_tiny_reward_classifier, build_tiny_starling_rm

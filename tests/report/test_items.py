@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from starling_eval.adapters import mtbench_score
-from starling_eval.adapters.multiple_choice import MMLU, TruthfulQA, records_from_samples
-from starling_eval.adapters.preference import pair_record, score_pairs
-from starling_eval.adapters.rm_pairs import Pair
+from starling_eval.adapters.mtbench import score as mtbench_score
+from starling_eval.adapters.multiple_choice.benchmark import MMLU, TruthfulQA, records_from_samples
+from starling_eval.adapters.preference.benchmark import pair_record, score_pairs
+from starling_eval.adapters.preference.pairs import Pair
 from starling_eval.adapters.safe_rlhf import score_safety
 from starling_eval.report.items import ItemError, item_values, read_items
 from starling_eval.spec import JudgeSpec, Message, ModelSpec, RewardSpec, RunSpec

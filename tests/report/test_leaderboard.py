@@ -10,8 +10,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from starling_eval.report.leaderboard import (
-    collect,
+from starling_eval.report.leaderboard import collect
+from starling_eval.report.leaderboard_render import (
     format_value,
     render,
     to_csv,
