@@ -48,6 +48,21 @@ def resolve_local_model(spec: ModelSpec) -> str:
     return name  # resolved from the local HF cache (offline) by transformers
 
 
+def tokenizer_error(option: str, name: str, exc: Exception) -> BackendError:
+    """Why a tokenizer did not load, in one line. A hub id that is not in the local Hugging Face cache is said
+    to be exactly that (transformers' own text talks of connecting to huggingface.co, even offline)."""
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if not Path(name).expanduser().exists() and ("connect" in text or "cached files" in text or "offline" in text):
+        from huggingface_hub.constants import HF_HUB_CACHE
+
+        offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes")
+        return BackendError(f"{option} {name}: not a local folder, and not in the local Hugging Face cache "
+                            f"({HF_HUB_CACHE}); " + ("running offline (HF_HUB_OFFLINE=1), nothing is downloaded: "
+                                                      if offline else "it could not be downloaded either: ")
+                            + "give a checkpoint folder, or fetch the model into the cache first")
+    return BackendError(f"{option} {name}: cannot load tokenizer ({text})")
+
+
 def folder_fingerprint(folder: str) -> str | None:
     """Cheap identity of a local checkpoint: names, sizes and mtimes of its files (no hashing of GBs)."""
     path = Path(folder)

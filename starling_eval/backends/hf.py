@@ -11,7 +11,13 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any
 
-from starling_eval.backends.base import BackendError, cut_at_stop, local_identity, resolve_local_model
+from starling_eval.backends.base import (
+    BackendError,
+    cut_at_stop,
+    local_identity,
+    resolve_local_model,
+    tokenizer_error,
+)
 from starling_eval.backends.chat_template import load_template
 from starling_eval.spec import Chat, Completion, ModelSpec, Sampling
 
@@ -30,7 +36,7 @@ def load_tokenizer(name: str, spec: ModelSpec) -> Any:
     try:
         return AutoTokenizer.from_pretrained(name, revision=spec.revision, trust_remote_code=spec.trust_remote_code)
     except OSError as exc:
-        raise BackendError(f"--model {spec.name_or_path}: cannot load tokenizer ({str(exc).splitlines()[0]})") from exc
+        raise tokenizer_error("--model", spec.name_or_path, exc) from exc
 
 
 def encode_prompts(tokenizer: Any, template: Any, chats: Sequence[Chat]) -> list[list[int]]:

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from starling_eval.backends.base import BackendError, folder_fingerprint
+from starling_eval.backends.base import BackendError, folder_fingerprint, tokenizer_error
 from starling_eval.backends.reward_formats import RewardFormat, load_format
 from starling_eval.spec import Message, RewardSpec
 
@@ -99,7 +99,7 @@ class HFRewardModel:
             tok = AutoTokenizer.from_pretrained(source, revision=self.spec.revision,
                                                 trust_remote_code=self.spec.trust_remote_code)
         except OSError as exc:
-            raise BackendError(f"--reward-model {source}: cannot load tokenizer ({str(exc).splitlines()[0]})") from exc
+            raise tokenizer_error("--reward-model", source, exc) from exc
         tok.truncation_side = self.spec.truncation_side
         tok.padding_side = self.spec.padding_side
         return tok

@@ -19,9 +19,11 @@ import click
 
 from starling_eval import __version__
 from starling_eval.cli import data, gate, goodhart, report, results, run
+from starling_eval.cli.group import HouseGroup
+from starling_eval.cli.group import _set_data_dir as set_data_dir
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.group(cls=HouseGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
 @click.version_option(__version__, prog_name="starling-eval")
 @click.option(
     "--results",
@@ -30,12 +32,15 @@ from starling_eval.cli import data, gate, goodhart, report, results, run
     default=Path("results"),
     show_default=True,
     envvar="STARLING_EVAL_RESULTS",
-    help="Results root: runs/, the shared call cache and the run index.",
+    help="Results root: runs/, the shared call cache and the run index (also accepted after the command).",
 )
+@click.option("--data-dir", type=click.Path(file_okay=False), default=None, expose_value=False, is_eager=True,
+              callback=set_data_dir, help="Benchmark data folder [default: $STARLING_EVAL_DATA or the user cache] "
+                                          "(also accepted after the command).")
 @click.pass_context
 def main(ctx: click.Context, results: Path) -> None:
     """Evaluate chat LLMs and reward models: MT-Bench, AlpacaEval, MMLU, TruthfulQA, safety, Arena."""
-    ctx.obj = {"results": results}
+    ctx.ensure_object(dict).setdefault("results", results)
 
 
 for command in (run.run, run.generate, run.score, results.show, results.list_, results.export, report.leaderboard,

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from starling_eval.cli.console import share_of
+from starling_eval.cli.console import rich_console, share_of
 
 
 def print_card(result: dict[str, Any]) -> None:
     """The card as a rich table and its flags (``show`` prints it too)."""
-    from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
 
@@ -21,7 +20,7 @@ def print_card(result: dict[str, Any]) -> None:
         table.add_row(escape(row["model"]), share_of(row["judge_win_rate"], row["judge_ci95"]),
                       share_of(row["proxy_win_rate"], row["proxy_ci95"]),
                       _signed(row["difference"], row["difference_ci95"]), str(row["n_items"]), str(row["n_questions"]))
-    console = Console()
+    console = rich_console()
     console.print(table)
     for row in result["rows"]:
         for flag in row["flags"]:

@@ -8,11 +8,38 @@ from typing import Any
 
 import click
 
+# a pipe or a CI log has no width: lay tables out as wide as their content, so no cell is cut
+NON_TERMINAL_WIDTH = 10_000
+ID_HEADERS = ("run_id", "run", "id", "baseline", "candidate")
+
 
 def rich_console(stderr: bool = False) -> Any:
+    """A rich console that never cuts a table cell: on a terminal, cells that do not fit wrap (run ids are
+    given their full width first, so they can be copied); elsewhere (a pipe, a CI log) rows are as wide as
+    their content."""
     from rich.console import Console
+    from rich.table import Table
 
-    return Console(stderr=stderr)
+    class ReadableConsole(Console):
+        def print(self, *objects: Any, **kwargs: Any) -> None:
+            for obj in objects:
+                if isinstance(obj, Table):
+                    readable(obj)
+            super().print(*objects, **kwargs)
+
+    console = ReadableConsole(stderr=stderr)
+    if not console.is_terminal:
+        console = ReadableConsole(stderr=stderr, width=NON_TERMINAL_WIDTH)
+    return console
+
+
+def readable(table: Any) -> None:
+    """Cells wrap instead of ending in "…"; id columns keep their longest value on one line."""
+    for column in table.columns:
+        column.overflow = "fold"
+        if str(column.header).strip().lower() in ID_HEADERS:
+            column.no_wrap = True
+            column.min_width = max((len(str(cell)) for cell in column._cells), default=0) or None
 
 
 def emit_json(obj: Any) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from starling_eval.cli.cards import print_card
-from starling_eval.cli.console import emit_json, pct, share_of
+from starling_eval.cli.console import emit_json, pct, rich_console, share_of
 from starling_eval.cli.errors import InputError, input_errors
 from starling_eval.cli.options import goodhart_report_options, judge_choice_options
 from starling_eval.cli.specs import judge_spec
@@ -73,7 +73,6 @@ def agreement(votes_path: Path | None, judge_votes_path: Path | None, judge_name
 
 
 def _agreement_console(rows: list[dict[str, Any]], judge_name: str, include_authors: bool) -> None:
-    from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
 
@@ -87,7 +86,7 @@ def _agreement_console(rows: list[dict[str, Any]], judge_name: str, include_auth
         table.add_row(escape(judge), str(r["turn"]), r["setup"], pct(r["agreement"], 2), _pct_ci(r["ci_low"], r["ci_high"]),
                       _num(r["kappa"], 3), str(r["n"]), str(r["n_questions"]), end_section=i + 1 < len(rows)
                       and rows[i + 1]["judge"] != r["judge"])
-    console = Console()
+    console = rich_console()
     console.print(table)
     if not any(r["n"] for r in rows if r["judge"] != "human"):
         click.echo(f"{judge_name}: none of its votes is on a (question, turn, pair) the humans voted on", err=True)
@@ -122,7 +121,6 @@ def bias(ctx: click.Context, run_ref: str, seed: int, as_json: bool) -> None:
 
 
 def _bias_console(report: dict[str, Any]) -> None:
-    from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
 
@@ -131,7 +129,7 @@ def _bias_console(report: dict[str, Any]) -> None:
     table.add_column("value")
     for label, value in _bias_rows(report):
         table.add_row(escape(label), escape(value))
-    console = Console()
+    console = rich_console()
     console.print(table)
     for note in (report["length_unavailable"], report["lc_unavailable"]):
         if note:
@@ -206,12 +204,11 @@ def judge(ctx: click.Context, include_regenerated: bool, include_authors: bool, 
     if as_json:
         emit_json(report)
         return
-    from rich.console import Console
     from rich.markup import escape
 
     c = report["counts"]
     _agreement_console(report["agreement"], report["judge"], include_authors)
-    console = Console()
+    console = rich_console()
     console.print(f"{c['judged_keys']} of {c['voted_keys']} voted (question, turn, pair) keys judged "
                   f"({', '.join(c['models'])}): {c['votes']} votes, {c['pairs_with_failed_game']} with a failed game; "
                   f"{report['judging']['counts']['called']} calls now; votes in {escape(report['votes_file'])}",
@@ -264,7 +261,6 @@ def verbosity(ctx: click.Context, answers_path: Path, limit: int | None, seed: i
     if as_json:
         emit_json(report)
         return
-    from rich.console import Console
     from rich.table import Table
 
     table = Table(title=f"verbosity probe · judge {report['judge']} · {report['questions']} questions")
@@ -274,7 +270,7 @@ def verbosity(ctx: click.Context, answers_path: Path, limit: int | None, seed: i
         ci = r["prefers_transformed_ci"]
         table.add_row(name, pct(r["prefers_transformed"]), f"{ci[0]:.1%}–{ci[1]:.1%}" if ci else "—",
                       f"{r['n_transformed']} / {r['n_original']} / {r['n_ties']}", str(r["n_failed"]))
-    Console().print(table)
+    rich_console().print(table)
 
 
 @goodhart.command()

@@ -26,8 +26,10 @@ def show(ctx: click.Context, run_ref: str, as_json: bool) -> None:
     manifest = run_folder.read_manifest()
     scores = run_folder.scores()
     if as_json:
-        emit_json({"manifest": manifest, "scores": scores, "goodhart_card": _goodhart_card(run_folder),
-                    "path": str(run_folder.path)})
+        from starling_eval.store.runs import live_status
+
+        emit_json({"manifest": manifest, "status": live_status(manifest), "scores": scores,
+                   "goodhart_card": _goodhart_card(run_folder), "path": str(run_folder.path)})
         return
     from rich.table import Table
 
@@ -35,7 +37,12 @@ def show(ctx: click.Context, run_ref: str, as_json: bool) -> None:
     model = manifest.get("model", {})
     env = manifest.get("environment", {})
     table = Table(title=f"run {manifest['run_id']}", show_header=False)
-    rows = [("benchmark", spec["benchmark"]), ("status", manifest.get("status"))]
+    from starling_eval.store.runs import live_status
+
+    status = live_status(manifest)
+    if manifest.get("stop_reason"):
+        status += f" ({manifest['stop_reason']})"
+    rows = [("benchmark", spec["benchmark"]), ("status", status)]
     if spec.get("model"):
         rows += [
             ("model", f"{model.get('label', spec['model']['name_or_path'])} ({spec['model']['backend']})"),

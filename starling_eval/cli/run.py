@@ -246,6 +246,14 @@ def _report_evaluation(result: Any, as_json: bool) -> None:
         for failure in failures[:10]:  # reasons quote judge text such as [[rating]]: not markup
             err.print(f"[red]failed[/red] {escape(str(failure.get('model')))} question {failure.get('question_id')} "
                       f"turn {failure.get('turn')}: {escape(str(failure.get('reason')))}", highlight=False)
+    for lacking in judging.get("not_answered", {}).get("files", []):
+        click.echo(f"{lacking['questions']} of {lacking['of']} questions have no answer in {lacking['file']}: not "
+                   f"answered, left out of the scores (e.g. {', '.join(map(str, lacking['examples']))}); complete "
+                   "the file or give --limit", err=True)
+    if "retry_failed" in judging:
+        asked = judging["retry_failed"]["re_asked"]
+        click.echo(f"--retry-failed: {asked} failed judgment(s) asked again" if asked else
+                   "--retry-failed: no failed judgments to ask again", err=True)
     if scores.get("n_failed"):
         click.echo(f"{scores['n_failed']} judgment(s) failed and are left out of the means (listed in "
                    f"{result.run.path / 'scores.json'}); `--retry-failed` asks them again", err=True)
