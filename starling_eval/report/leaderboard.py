@@ -164,12 +164,12 @@ def collect(results_root: Path | str, *, benchmarks: Sequence[str] | None = None
             continue
         key = comparability_key(manifest)
         date = manifest.get("finished") or manifest.get("created")
-        for label, metrics in per_model.items():
+        for label, model_metrics in per_model.items():  # (not `metrics`: the filter is reported as given)
             name, revision = run_model_key(manifest, label)
             if model_pattern is not None and not _match(model_pattern, name):
                 continue
             row = Row(id=name if revision is None else f"{name}@{revision}", model=name, revision=revision)
-            for metric in metrics:
+            for metric in model_metrics:
                 column_key = dict(key)
                 if metric.extra.get("mode") == "pairwise-all":  # a win rate against these opponents only
                     column_key["pool"] = sorted([name, *metric.extra.get("opponents", [])])

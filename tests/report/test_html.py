@@ -94,6 +94,7 @@ def test_markdown_report_and_leaderboard_formats(tmp_path, results, data_dir):
     assert res.returncode == 0 and "| evil-model |" in (tmp_path / "r.md").read_text()
     out = run_cli("--results", str(results), "leaderboard", "--format", "json", env=env)
     board = json.loads(out.stdout)
+    assert board["filters"]["metrics"] == "headline"  # the filter as given, not the metric objects
     assert {c["metric"] for c in board["columns"]} == {"mtbench.overall", "mtbench.win_rate_adjusted", "hh.rm_accuracy"}
     csv = run_cli("--results", str(results), "leaderboard", "--format", "csv", "--benchmark", "hh", env=env)
     assert csv.returncode == 0 and "hh.rm_accuracy" in csv.stdout.splitlines()[0]
