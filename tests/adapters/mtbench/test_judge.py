@@ -92,3 +92,22 @@ def test_bad_answer_file_names_file_and_line(tmp_path):
     bad.write_text('{"question_id": 81, "choices": [{"turns": ["a", "b"]}]}\n{"question_id": 82}\n')
     with pytest.raises(DataError, match=r"m.jsonl line 2: missing choices"):
         read_answer_file(bad)
+
+
+def test_an_answer_file_is_named_by_its_own_model_id(tmp_path, data_dir):
+    from starling_eval.adapters.mtbench.judge import answer_file_model, read_answer_file
+
+    rows = [json.loads(line) for line in (data_dir / "mt_bench/model_answer/alpaca-13b.jsonl").read_text().splitlines()]
+    renamed = tmp_path / "answers.jsonl"
+    renamed.write_text("".join(json.dumps({**r, "model_id": "my-checkpoint"}) + "\n" for r in rows[:3]))
+    assert answer_file_model(renamed) == "my-checkpoint"
+    # FastChat names by the file; a case-only difference keeps the file's name (its published rwkv file)
+    assert answer_file_model(data_dir / "mt_bench/model_answer/rwkv-4-raven-14b.jsonl") == "rwkv-4-raven-14b"
+    mixed = tmp_path / "mixed.jsonl"
+    mixed.write_text("".join(json.dumps({**r, "model_id": f"m{i}"}) + "\n" for i, r in enumerate(rows[:2])))
+    assert answer_file_model(mixed) == "mixed"  # rows disagree: the file's name
+    dup = tmp_path / "dup.jsonl"
+    dup.write_text("".join(json.dumps(r) + "\n" for r in [rows[0], rows[1], rows[0]]))
+    with pytest.raises(DataError, match=rf"dup.jsonl line 3: question_id {rows[0]['question_id']} appears twice "
+                                        r"\(first on line 1\)"):
+        read_answer_file(dup)
