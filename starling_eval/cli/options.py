@@ -41,6 +41,25 @@ def _apply(fn: Any, options: Sequence[Callable[[Any], Any]]) -> Any:
 # -- generate and run -------------------------------------------------------------------------------------
 
 
+def endpoint_options(flags: tuple[str, str, str, str], who: str, *, concurrency: int, retries: int,
+                     min_timeout: float, tokens: str, in_flight: str) -> list[Any]:
+    """How hard an OpenAI-compatible endpoint is pushed (the served model's, or the judge's): requests in
+    flight, the per-request timeout, retries, and re-sends after a client-side timeout."""
+    concurrency_flag, timeout_flag, retries_flag, timeout_retries_flag = flags
+    return [
+        click.option(concurrency_flag, default=concurrency, show_default=True, type=click.IntRange(min=1),
+                     help=who + in_flight),
+        click.option(timeout_flag, default=None, type=click.FloatRange(min=min_timeout),
+                     help=f"{who}seconds per request [default: 60 + {tokens}/4, enough for a slow server]."),
+        click.option(retries_flag, default=retries, show_default=True, type=click.IntRange(min=0),
+                     help=f"{who}retries after 429 (honouring Retry-After), 5xx, dropped connections and malformed "
+                          "replies."),
+        click.option(timeout_retries_flag, default=1, show_default=True, type=click.IntRange(min=0),
+                     help=f"{who}re-sends after a client-side timeout (each may be billed again; counted as "
+                          "possibly_billed_twice)."),
+    ]
+
+
 def model_options(fn: Any) -> Any:
     options = [
         click.option("--model", "model", default=None, help="HF hub id, local checkpoint folder, or http(s) endpoint URL."),
@@ -57,15 +76,9 @@ def model_options(fn: Any) -> Any:
         click.option("--base-url", default=None, help="OpenAI-compatible server URL (…/v1)."),
         click.option("--api-key-env", default="OPENAI_API_KEY", show_default=True,
                      help="Environment variable that holds the API key (the key itself is never stored)."),
-        click.option("--concurrency", default=16, show_default=True, type=click.IntRange(min=1),
-                     help="openai: requests in flight."),
-        click.option("--request-timeout", default=None, type=click.FloatRange(min=1),
-                     help="openai: seconds per request [default: 60 + max_new_tokens/4, enough for a slow server]."),
-        click.option("--max-retries", default=6, show_default=True, type=click.IntRange(min=0),
-                     help="openai: retries after 429/5xx/dropped connections/malformed replies."),
-        click.option("--timeout-retries", default=1, show_default=True, type=click.IntRange(min=0),
-                     help="openai: re-sends after a client-side timeout (each may be billed again; counted as "
-                          "possibly_billed_twice)."),
+        *endpoint_options(("--concurrency", "--request-timeout", "--max-retries", "--timeout-retries"), "openai: ",
+                          concurrency=16, retries=6, min_timeout=1.0, tokens="max_new_tokens",
+                          in_flight="requests in flight."),
         click.option("--tensor-parallel-size", default=1, show_default=True, type=click.IntRange(min=1), help="vllm."),
         click.option("--pipeline-parallel-size", default=1, show_default=True, type=click.IntRange(min=1), help="vllm."),
         click.option("--data-parallel-size", default=1, show_default=True, type=click.IntRange(min=1), help="vllm."),
@@ -113,15 +126,9 @@ def judge_options(fn: Any) -> Any:
         click.option("--annotator", default=None,
                      help="alpacaeval: another annotator from alpaca_eval's evaluators_configs (OpenAI-style, "
                           "logprob or ranking parser)."),
-        click.option("--judge-concurrency", default=32, show_default=True, type=click.IntRange(min=1),
-                     help="Judge requests in flight (halved on HTTP 429, regrown on success)."),
-        click.option("--judge-timeout", default=None, type=click.FloatRange(min=0.1),
-                     help="Seconds per judge request [default: 60 + max_tokens/4, enough for a slow server]."),
-        click.option("--judge-max-retries", default=8, show_default=True, type=click.IntRange(min=0),
-                     help="Retries after 429/5xx/dropped connections/malformed replies (honouring Retry-After)."),
-        click.option("--judge-timeout-retries", default=1, show_default=True, type=click.IntRange(min=0),
-                     help="Re-sends after a client-side timeout (each may be billed again; counted as "
-                          "possibly_billed_twice)."),
+        *endpoint_options(("--judge-concurrency", "--judge-timeout", "--judge-max-retries", "--judge-timeout-retries"),
+                          "judge: ", concurrency=32, retries=8, min_timeout=0.1, tokens="max_tokens",
+                          in_flight="requests in flight (halved on HTTP 429, regrown on success)."),
         click.option("--judge-price", default=None, metavar="IN/OUT",
                      help="USD per 1M prompt/completion tokens, overriding the price table (e.g. 30/60)."),
         click.option("--answers", "answer_files", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
