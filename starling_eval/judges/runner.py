@@ -12,6 +12,11 @@ A call that failed for good (after retries) is not cached: the next run asks it 
 nothing twice because nothing was charged. A reply showing that the endpoint cannot serve the judge at all
 (no logprobs for a logprob judge) stops the run with :class:`JudgeUnsupported`; such requests are probed
 with one call before the rest are sent.
+
+Misses are claimed in the shared cache before they are sent (:mod:`starling_eval.store.claims`): a request
+another live process is already asking is waited for and taken from the cache when it lands, so two
+processes judging the same answers pay once. A fatal error (an endpoint that never answered) is raised only
+after the replies that arrived with it are stored.
 """
 
 from __future__ import annotations
