@@ -14,7 +14,7 @@ import pytest
 
 from starling_eval.adapters.multiple_choice.lm_eval_tasks import read_truthfulqa, tasks_root
 from starling_eval.adapters.multiple_choice.mmlu_data import read_split
-from tests.adapters.test_mmlu_data import write_hendrycks, write_parquet
+from tests.adapters.multiple_choice.test_mmlu_data import write_hendrycks, write_parquet
 from tests.conftest import VLLM_ENV, cli_env, run_cli
 
 SUBJECTS = ("abstract_algebra", "virology")
