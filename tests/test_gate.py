@@ -194,7 +194,7 @@ def test_no_shared_items_is_refused(tmp_path):
 def test_unknown_and_ambiguous_run_references(tmp_path):
     mtbench_single_run(tmp_path, "run-a", _ratings())
     mtbench_single_run(tmp_path, "run-b", _ratings())
-    with pytest.raises(GateError, match="ambiguous run id prefix"):
+    with pytest.raises(GateError, match="'run-' matches 2 runs .*: run-a, run-b; give more of the run id"):
         load_side("run-", tmp_path)
     with pytest.raises(GateError, match="nope: no such run in .* and no such file"):
         load_side("nope", tmp_path)

@@ -107,11 +107,11 @@ def load_side(ref: str | Path, results_root: Path | str) -> Side:
 
 def _find_run(ref: str, results_root: Path) -> RunFolder:
     store = RunStore(results_root)
-    run = store.get(ref)
+    try:
+        run = store.get(ref)
+    except DataError as exc:  # a prefix of several runs: the store names them
+        raise GateError(str(exc)) from exc
     if run is not None:
         return run
-    prefixed = [r.run_id for r in store.all_runs() if r.run_id.startswith(ref)]
-    if len(prefixed) > 1:
-        raise GateError(f"{ref}: ambiguous run id prefix ({', '.join(prefixed[:3])}{', ...' if len(prefixed) > 3 else ''})")
     raise GateError(f"{ref}: no such run in {store.runs_dir} and no such file (give a run id, a unique id prefix, a "
                     "run folder or an exported .json)")

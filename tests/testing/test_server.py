@@ -148,7 +148,7 @@ def test_rate_429_carries_retry_after_from_the_cli(server_factory):
         ask(_client(server.base_url), "q")
     assert caught.value.response.headers["retry-after"] == "3"
     stats = server.stats()
-    assert stats["faults"] == 1 and stats["faults_by_kind"] == {"429": 1, "500": 0, "timeout": 0}
+    assert stats["faults"] == 1 and stats["faults_by_kind"] == {"429": 1, "500": 0, "timeout": 0, "malformed": 0}
     assert stats["served"] == 0
 
 
@@ -232,7 +232,7 @@ def test_every_nth_faults_still_work_and_count_by_kind(local):
             outcomes.append(exc.status_code)
     assert outcomes == ["ok", 429, 500, 429, "ok", 429]
     stats = behaviour.stats()
-    assert stats["faults"] == 4 and stats["faults_by_kind"] == {"429": 3, "500": 1, "timeout": 0}
+    assert stats["faults"] == 4 and stats["faults_by_kind"] == {"429": 3, "500": 1, "timeout": 0, "malformed": 0}
 
 
 # -- stats ---------------------------------------------------------------------------------------------------
@@ -247,7 +247,7 @@ def test_duplicates_tokens_and_reset(local):
     assert stats == behaviour.stats()
     assert (stats["requests"], stats["served"], stats["distinct_served"], stats["duplicate_served"]) == (3, 3, 2, 1)
     assert (stats["prompt_tokens"], stats["completion_tokens"]) == (6, 6)
-    zero = {"requests": 0, "served": 0, "faults": 0, "faults_by_kind": {"429": 0, "500": 0, "timeout": 0},
+    zero = {"requests": 0, "served": 0, "faults": 0, "faults_by_kind": {"429": 0, "500": 0, "timeout": 0, "malformed": 0},
             "unparsable": 0, "abandoned": 0, "distinct_served": 0, "duplicate_served": 0, "prompt_tokens": 0, "completion_tokens": 0}
     assert http(f"{base_url}/stats/reset", "POST") == zero == behaviour.stats()
     ask(client, "same question")

