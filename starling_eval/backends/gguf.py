@@ -17,7 +17,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from starling_eval.backends.base import BackendError
+from starling_eval.backends.errors import BackendError
 
 SOURCE_FILE = "starling_eval_source.json"  # what a converted folder was made from
 
@@ -36,13 +36,18 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def default_folder(gguf: Path, digest: str) -> Path:
+    """Where a GGUF file's conversion is cached: named by the file and its content."""
+    return cache_root() / f"{Path(gguf).stem}-{digest[:16]}"
+
+
 def converted_folder(gguf: Path, out: Path | None = None) -> Path:
     """The transformers folder for ``gguf`` (converting it on first use); ``out`` overrides the cache place."""
     gguf = Path(gguf).expanduser().resolve()
     if not gguf.is_file():
         raise BackendError(f"--model {gguf}: no such GGUF file")
     digest = file_sha256(gguf)
-    out = Path(out) if out is not None else cache_root() / f"{gguf.stem}-{digest[:16]}"
+    out = Path(out) if out is not None else default_folder(gguf, digest)
     source = out / SOURCE_FILE
     if source.is_file() and json.loads(source.read_text(encoding="utf-8")).get("gguf_sha256") == digest:
         return out

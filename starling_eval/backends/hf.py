@@ -16,6 +16,7 @@ from starling_eval.backends.base import (
     cut_at_stop,
     local_identity,
     resolve_local_model,
+    resolved_dtype,
     tokenizer_error,
 )
 from starling_eval.backends.chat_template import load_template
@@ -83,7 +84,8 @@ class HFChatModel:
 
         spec = self.spec
         device = spec.device or ("cuda" if torch.cuda.is_available() else "cpu")
-        dtype = "auto" if spec.dtype == "auto" else getattr(torch, spec.dtype, None)
+        name = resolved_dtype(spec, self._name)  # the same dtype the vllm backend runs
+        dtype = "auto" if name == "auto" else getattr(torch, name, None)
         if not isinstance(dtype, str | torch.dtype):
             raise BackendError(f"--dtype {spec.dtype}: not a torch dtype (float32, bfloat16, float16, auto)")
         try:
@@ -102,6 +104,7 @@ class HFChatModel:
         return {
             **self.identity(),
             "chat_template_source": self.template.source,
+            "dtype_requested": self.spec.dtype,
             "device": self.device,
             "batch_size": self.spec.batch_size,
         }

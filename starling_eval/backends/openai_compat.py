@@ -233,7 +233,8 @@ class OpenAIChatModel:
             response = await self._client.chat.completions.create(**request, timeout=timeout)
             choice, text = completion_text(response, allow_empty=True)  # a model may answer nothing
             prompt_tokens, completion_tokens = usage_tokens(response)
-            return Completion(text=text, finish_reason=getattr(choice, "finish_reason", None),
+            # stripped, as the hf and vllm backends strip theirs: a later turn's prompt is then the same
+            return Completion(text=text.strip(), finish_reason=getattr(choice, "finish_reason", None),
                               prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)
 
         def count_retry(_error: str, cause: str) -> None:

@@ -14,7 +14,7 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from starling_eval.backends.base import BackendError, local_identity, resolve_local_model
+from starling_eval.backends.base import BackendError, local_identity, resolve_local_model, resolved_dtype
 from starling_eval.backends.chat_template import load_template
 from starling_eval.backends.hf import encode_prompts, finish_text, load_tokenizer, quiet_transformers
 from starling_eval.spec import Chat, Completion, ModelSpec, Sampling
@@ -50,7 +50,7 @@ class VLLMChatModel:
         kwargs: dict[str, Any] = {
             "model": self._name,
             "revision": spec.revision,
-            "dtype": spec.dtype,
+            "dtype": resolved_dtype(spec, self._name),  # the hf backend's dtype, not vLLM's own "auto"
             "tensor_parallel_size": spec.tensor_parallel_size,
             "pipeline_parallel_size": spec.pipeline_parallel_size,
             "gpu_memory_utilization": spec.gpu_memory_utilization,
@@ -76,6 +76,7 @@ class VLLMChatModel:
         return {
             **self.identity(),
             "chat_template_source": self.template.source,
+            "dtype_requested": self.spec.dtype,
             "vllm": vllm.__version__,
             "tensor_parallel_size": self.spec.tensor_parallel_size,
             "pipeline_parallel_size": self.spec.pipeline_parallel_size,

@@ -16,9 +16,11 @@ from starling_eval.cli.errors import input_errors
 @click.command()
 @click.argument("run_ref")
 @click.option("--json", "as_json", is_flag=True, help="Print the manifest (and scores) as JSON.")
+@click.option("--answers", "n_answers", default=0, type=click.IntRange(min=0), metavar="N",
+              help="Also print the first N generated answers, each under its question.")
 @click.pass_context
 @input_errors
-def show(ctx: click.Context, run_ref: str, as_json: bool) -> None:
+def show(ctx: click.Context, run_ref: str, as_json: bool, n_answers: int) -> None:
     """Show one run: spec, provenance, counts and scores. RUN_REF is a run id, unique prefix or folder."""
     from starling_eval.store.runs import RunStore
 
@@ -89,6 +91,21 @@ def show(ctx: click.Context, run_ref: str, as_json: bool) -> None:
         from starling_eval.cli.cards import print_card
 
         print_card(card)
+    if n_answers:
+        _print_answers(run_folder, n_answers)
+
+
+def _print_answers(run_folder: Any, n: int) -> None:
+    """The first N answers of the run, each under its question (model output is printed as text, not markup)."""
+    rows = [r for r in run_folder.generations() if r.get("text") is not None][:n]
+    if not rows:
+        click.echo("(this run generated no answers)")
+    for row in rows:
+        click.echo(f"\n── item {row['item_id']} turn {row['turn']} ({row.get('category') or 'no category'}, "
+                   f"{row.get('completion_tokens')} tokens, finish {row.get('finish_reason')}) ──")
+        if row.get("question"):
+            click.echo(f"Q: {row['question']}")
+        click.echo(f"A: {row['text']}")
 
 
 def _goodhart_card(run_folder: Any) -> dict | None:

@@ -219,6 +219,7 @@ def _report_evaluation(result: Any, as_json: bool) -> None:
     counts = judging["counts"]
     gen_counts = result.generation.counts if result.generation else None
     failures = scores.get("failures", [])
+    none_valid = bool(counts.get("judged")) and not counts.get("valid")
     if as_json:
         emit_json({
             "run_id": result.run.run_id, "path": str(result.run.path), "status": manifest["status"],
@@ -243,9 +244,17 @@ def _report_evaluation(result: Any, as_json: bool) -> None:
         from rich.markup import escape
 
         err = rich_console(stderr=True)
-        for failure in failures[:10]:  # reasons quote judge text such as [[rating]]: not markup
+        for failure in [] if none_valid else failures[:10]:  # reasons quote judge text such as [[rating]]: not markup
             err.print(f"[red]failed[/red] {escape(str(failure.get('model')))} question {failure.get('question_id')} "
                       f"turn {failure.get('turn')}: {escape(str(failure.get('reason')))}", highlight=False)
+    if none_valid:
+        cut = counts.get("cut_at_max_tokens")
+        click.echo(f"Error: not one of {counts['judged']} judgments held a readable verdict"
+                   + (f" ({cut} cut at max_tokens)" if cut else "") + f"; they are stored in {result.run.path}: check "
+                   "the judge (and its max_tokens), then re-run with --retry-failed", err=True)
+        sys.exit(EXIT_INCOMPLETE)
+    if judging.get("format_warning"):
+        click.echo(f"warning: {judging['format_warning']}", err=True)
     for lacking in judging.get("not_answered", {}).get("files", []):
         click.echo(f"{lacking['questions']} of {lacking['of']} questions have no answer in {lacking['file']}: not "
                    f"answered, left out of the scores (e.g. {', '.join(map(str, lacking['examples']))}); complete "

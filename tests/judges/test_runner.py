@@ -86,3 +86,17 @@ def test_nothing_to_call_never_connects(tmp_path):
     cache = CallCache(tmp_path / "c.sqlite")
     tally = asyncio.run(judge_all([], IDENTITY, lambda: 1 / 0, cache, on_outcomes=lambda b: None))
     assert tally.requested == 0
+
+
+def test_a_judgment_cut_at_max_tokens_says_so(tmp_path):
+    class CutJudge(FakeJudge):
+        async def ask(self, request):
+            reply, error = await super().ask(request)
+            return {**reply, "finish_reason": "length"}, error
+
+    cache = CallCache(tmp_path / "c.sqlite")
+    tally, out = _run([_req("a", "p"), _req("b", "q")], CutJudge({"p": "The answer is good because", "q": "[[4]]"}),
+                      cache)
+    assert out["a"].failure == "unparsable: no [[rating]] in the judgment (the judgment was cut at max_tokens=2048)"
+    assert out["b"].failure is None and out["b"].verdict == 4  # cut, but the verdict was already written
+    assert out["a"].row()["finish_reason"] == "length"

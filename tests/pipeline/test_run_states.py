@@ -83,3 +83,26 @@ def test_a_signal_marks_the_run_interrupted_and_the_same_command_resumes(tmp_pat
     assert out["status"] == "complete" and out["judging"]["counts"]["from_cache"] >= paid - 2
     # at most the two calls in flight at the signal: a reply sent by the server but not yet stored is asked again
     assert judge.stats()["duplicate_served"] <= 2 and len(_statuses(tmp_path / "res")) == 1
+
+
+def test_a_judge_that_never_gives_a_verdict_is_exit_3_in_one_line(tmp_path, data_dir, server_factory):
+    judge = server_factory("--reply", "I would rather not grade this answer.")
+    res = run_cli("--results", str(tmp_path), "run", "mtbench", "--answers", str(_answers(data_dir, "alpaca-13b")),
+                  "--limit", "3", "--judge-base-url", judge.base_url, env=cli_env(data_dir))
+    assert res.returncode == 3
+    lines = [line for line in res.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("Error: not one of 6 judgments held a readable verdict")
+    (manifest,) = [json.loads(p.read_text()) for p in tmp_path.glob("runs/*/manifest.json")]
+    assert manifest["status"] == "incomplete"
+
+
+def test_a_judge_that_often_ignores_the_format_is_warned_about(tmp_path, data_dir, server_factory):
+    judge = server_factory("--random-verdicts", "single", "--rate-unparsable", "0.5", "--seed", "1")
+    res = run_cli("--results", str(tmp_path), "run", "mtbench", "--json", "--answers",
+                  str(_answers(data_dir, "alpaca-13b")), "--limit", "10", "--judge-base-url", judge.base_url,
+                  env=cli_env(data_dir))
+    out = json.loads(res.stdout)
+    unparsable = out["judging"]["counts"]["failed_by_kind"]["unparsable"]
+    assert unparsable >= 4 and out["judging"]["counts"]["judged"] == 20
+    assert (f"warning: the judge's reply held no readable verdict in {unparsable} of 20 judgments: is this judge "
+            "able to follow the prompt's verdict format?") in res.stderr
