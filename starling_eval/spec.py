@@ -94,7 +94,7 @@ class ModelSpec(BaseModel):
     pipeline_parallel_size: int = 1
     gpu_memory_utilization: float = 0.9
     max_model_len: int | None = None
-    enforce_eager: bool = False
+    enforce_eager: bool | None = None  # None: on for vLLM's CPU build (8 s engine start instead of 89 s), off on GPUs
     distributed_executor_backend: str | None = None  # "mp" or "ray" (multi-node)
 
     @property

@@ -27,6 +27,22 @@ def vllm_logs_to_stderr() -> None:
     os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
 
 
+def engine_settings(spec: ModelSpec) -> dict[str, Any]:
+    """What the engine runs with where the user said nothing. vLLM's CPU build otherwise sizes its KV cache
+    from --gpu-memory-utilization of the machine's RAM (90%: the engine fails to start beside anything else)
+    and compiles graphs for over a minute; here the KV cache gets ``VLLM_CPU_KVCACHE_SPACE`` GiB (default:
+    an eighth of RAM, 1 to 4 GiB) and eager mode is on. Recorded in the run's provenance."""
+    from vllm.platforms import current_platform
+
+    cpu = bool(current_platform.is_cpu())
+    if cpu and not os.environ.get("VLLM_CPU_KVCACHE_SPACE"):
+        ram_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+        os.environ["VLLM_CPU_KVCACHE_SPACE"] = str(int(min(4, max(1, ram_gib // 8))))
+    eager = spec.enforce_eager if spec.enforce_eager is not None else cpu
+    return {"cpu": cpu, "enforce_eager": eager,
+            "cpu_kvcache_gib": os.environ.get("VLLM_CPU_KVCACHE_SPACE") if cpu else None}
+
+
 class VLLMChatModel:
     def __init__(self, spec: ModelSpec):
         if importlib.util.find_spec("vllm") is None:
@@ -41,11 +57,13 @@ class VLLMChatModel:
         self.tokenizer = load_tokenizer(self._name, spec)
         self.template = load_template(spec.chat_template, self.tokenizer)
         self.llm: Any = None  # the engine starts on the first cache miss
+        self.settings: dict[str, Any] = {}  # the engine's defaults as resolved (engine_settings)
 
     def _start_engine(self) -> None:
         vllm_logs_to_stderr()
         from vllm import LLM
 
+        self.settings = engine_settings(self.spec)
         spec = self.spec
         kwargs: dict[str, Any] = {
             "model": self._name,
@@ -55,7 +73,7 @@ class VLLMChatModel:
             "pipeline_parallel_size": spec.pipeline_parallel_size,
             "gpu_memory_utilization": spec.gpu_memory_utilization,
             "trust_remote_code": spec.trust_remote_code,
-            "enforce_eager": spec.enforce_eager,
+            "enforce_eager": self.settings["enforce_eager"],
             "seed": 0,
         }
         if spec.data_parallel_size > 1:
@@ -64,7 +82,15 @@ class VLLMChatModel:
             kwargs["max_model_len"] = spec.max_model_len
         if spec.distributed_executor_backend:
             kwargs["distributed_executor_backend"] = spec.distributed_executor_backend
-        self.llm = LLM(**kwargs)
+        try:
+            self.llm = LLM(**kwargs)
+        except Exception as exc:  # vLLM's own errors are many screens long: one line naming what to change
+            text = str(exc).strip().splitlines()
+            hint = ("on a CPU, VLLM_CPU_KVCACHE_SPACE (GiB of KV cache, now "
+                    f"{os.environ.get('VLLM_CPU_KVCACHE_SPACE')}) and --max-model-len bound the memory it takes"
+                    if self.settings["cpu"] else "--gpu-memory-utilization and --max-model-len bound the memory it takes")
+            raise BackendError(f"--backend vllm: the engine did not start ({type(exc).__name__}: "
+                               f"{text[-1][:200] if text else ''}); {hint}") from exc
 
     def identity(self) -> dict[str, Any]:
         # "vllm", not "hf": numerics can differ between engines, so their cache entries stay apart
@@ -73,6 +99,7 @@ class VLLMChatModel:
     def provenance(self) -> dict[str, Any]:
         import vllm
 
+        self.settings = self.settings or engine_settings(self.spec)
         return {
             **self.identity(),
             "chat_template_source": self.template.source,
@@ -82,6 +109,7 @@ class VLLMChatModel:
             "pipeline_parallel_size": self.spec.pipeline_parallel_size,
             "data_parallel_size": self.spec.data_parallel_size,
             "gpu_memory_utilization": self.spec.gpu_memory_utilization,
+            "engine": self.settings,
         }
 
     async def generate(self, chats: Sequence[Chat], params: Sampling) -> list[Completion]:

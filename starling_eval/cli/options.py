@@ -85,7 +85,9 @@ def model_options(fn: Any) -> Any:
         click.option("--gpu-memory-utilization", default=0.9, show_default=True, type=click.FloatRange(0.05, 1.0),
                      help="vllm."),
         click.option("--max-model-len", default=None, type=click.IntRange(min=16), help="vllm context length."),
-        click.option("--enforce-eager", is_flag=True, help="vllm: no CUDA graphs (faster start, CPU builds)."),
+        click.option("--enforce-eager/--no-enforce-eager", default=None,
+                     help="vllm: no CUDA graphs / compilation (faster start) [default: on for vLLM's CPU build, off on "
+                          "GPUs]."),
         click.option("--distributed-executor-backend", type=click.Choice(["mp", "ray"]), default=None,
                      help="vllm: ray to span nodes."),
         click.option("--max-new-tokens", default=None, type=click.IntRange(min=1),

@@ -38,7 +38,7 @@ def lm_eval_model(model: ModelSpec) -> tuple[str, dict[str, Any]]:
     if model.backend == "vllm":
         args = {**common, "tensor_parallel_size": model.tensor_parallel_size,
                 "data_parallel_size": model.data_parallel_size, "gpu_memory_utilization": model.gpu_memory_utilization,
-                "enforce_eager": model.enforce_eager}
+                "enforce_eager": bool(model.enforce_eager)}
         if model.max_model_len:
             args["max_model_len"] = model.max_model_len
         return "vllm", args

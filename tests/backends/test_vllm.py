@@ -21,9 +21,10 @@ def _generations(stdout: str) -> list[dict]:
 
 @pytest.mark.vllm
 def test_vllm_greedy_equals_hf_token_for_token(tmp_path, data_dir, tiny_model, vllm_cli):
-    env = cli_env(data_dir, **VLLM_ENV)
+    # no VLLM_CPU_KVCACHE_SPACE and no --enforce-eager: the CPU defaults are the backend's own now
+    env = cli_env(data_dir, **{k: v for k, v in VLLM_ENV.items() if k != "VLLM_CPU_KVCACHE_SPACE"})
     res_v = run_cli("--results", str(tmp_path / "v"), *ARGS, "--model", str(tiny_model), "--backend", "vllm",
-                    "--enforce-eager", "--max-model-len", "1024", env=env, exe=vllm_cli)
+                    "--max-model-len", "1024", env=env, exe=vllm_cli)
     assert res_v.returncode == 0, res_v.stderr[-3000:]
     json.loads(res_v.stdout)  # vLLM's logs must not leak into --json output
     res_h = run_cli("--results", str(tmp_path / "h"), *ARGS, "--model", str(tiny_model), env=cli_env(data_dir))
@@ -32,12 +33,14 @@ def test_vllm_greedy_equals_hf_token_for_token(tmp_path, data_dir, tiny_model, v
     assert len(v) == len(h) == 10
     manifest = json.loads((Path(json.loads(res_v.stdout)["path"]) / "manifest.json").read_text())
     assert manifest["model"]["backend"] == "vllm" and manifest["model"]["vllm"]
+    engine = manifest["model"]["engine"]
+    assert engine["cpu"] and engine["enforce_eager"] and 1 <= int(engine["cpu_kvcache_gib"]) <= 4
     for a, b in zip(v, h, strict=True):
         assert (a["item_id"], a["turn"]) == (b["item_id"], b["turn"])
         assert a["completion_tokens"] == b["completion_tokens"] and a["text"] == b["text"]
     # the cache key of vllm answers is its own (engines differ), and a second vllm run needs no engine at all
     again = run_cli("--results", str(tmp_path / "v"), *ARGS, "--model", str(tiny_model), "--backend", "vllm",
-                    "--enforce-eager", "--max-model-len", "1024", env=env, exe=vllm_cli)
+                    "--max-model-len", "1024", env=env, exe=vllm_cli)
     assert json.loads(again.stdout)["new_generations"] == 0
 
 
