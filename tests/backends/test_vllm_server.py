@@ -1,5 +1,6 @@
 """vLLM's own OpenAI-compatible server (a real third-party server, from .venv-vllm) serving SmolLM2: the
-`openai` backend's greedy answers through it equal the offline `vllm` backend's on the same model."""
+`openai` backend's greedy answers through it equal the offline `vllm` backend's, and the `hf` backend's, on
+the same model."""
 
 from __future__ import annotations
 
@@ -70,6 +71,9 @@ def test_served_greedy_answers_equal_the_offline_engines(tmp_path, data_dir, rea
                       "--dtype", "float32", "--max-model-len", "2048",
                       env=cli_env(data_dir, VLLM_ENABLE_V1_MULTIPROCESSING="0"), exe=vllm_cli)
     assert offline.returncode == 0, offline.stderr[-3000:]
+    hf = run_cli("--results", str(tmp_path / "hf"), *ARGS, "--model", str(real_model), env=cli_env(data_dir))
+    assert hf.returncode == 0, hf.stderr
     served_texts, offline_texts = _texts(served.stdout), _texts(offline.stdout)
     assert len(served_texts) == len(offline_texts) == 4 and all(served_texts)
     assert served_texts == offline_texts  # turn 2 included: both post-process (strip) the same way
+    assert _texts(hf.stdout) == offline_texts  # float32 both (the checkpoint's dtype): greedy agrees
