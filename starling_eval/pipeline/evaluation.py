@@ -99,6 +99,8 @@ def evaluate(
     for rel, file_rows in prep.bench.export_judgments(rows, by_id, spec.judge).items():
         write_rows_atomic(run.path / rel, file_rows)
     judging = judging_summary(spec.judge, rows, tally, missing)
+    if hasattr(prep.bench, "judge_warnings") and spec.judge.reward_model is None:
+        judging["warnings"] = prep.bench.judge_warnings(rows, spec.judge)  # the benchmark's own sanity checks
     if spec.answers:
         judging["not_answered"] = {"judgments": len(unanswered),
                                    "files": _unanswered_by_file(spec, prep.samples, answers)}

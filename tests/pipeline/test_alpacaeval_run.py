@@ -134,3 +134,23 @@ def test_alpacaeval_options_are_checked_before_anything_runs(tmp_path, data_dir)
     code, plan, err = _run(tmp_path, data_dir, "--answers", answers, "--dry-run", "--judge-base-url", "http://x/v1")
     assert code == 0, err
     assert plan["judge_calls"] + plan["decided_without_call"] == 805 and plan["estimated_completion_tokens"] == plan["judge_calls"]
+
+
+def test_a_logprob_judge_that_seldom_answers_m_or_M_first_is_warned_about(tmp_path, data_dir, server_factory):
+    """The verdict is read from the first token's alternatives, so a judge that writes "The answer ..." still
+    gives numbers; that it sampled m or M first in only 1 of 6 judgments says it is not following the prompt."""
+    outputs = _eval_set(data_dir)[:6]
+    answers = tmp_path / "model_outputs.json"
+    answers.write_text(json.dumps([{**o, "generator": "my-model", "output": o["output"][:200]} for o in outputs]))
+    server = server_factory("--script", _script(tmp_path, [
+        {"match": re.escape(outputs[0]["instruction"][:60]), "reply": "m", "top_logprobs": {"m": -0.2, "M": -1.8}},
+        {"match": ".", "reply": "The", "top_logprobs": {"The": -0.1, "m": -2.0, "M": -2.5}},
+    ]))
+    code, out, err = _run(tmp_path / "res", data_dir, "--answers", str(answers), "--limit", "6", "--judge-base-url",
+                          server.base_url)
+    assert code == 0, err
+    assert out["models"][0]["n_failed"] == 0  # every verdict was read from the alternatives
+    assert out["judging"]["warnings"] == [
+        "the judge answered m or M first in only 1 of 6 judgments (annotator weighted_alpaca_eval_gpt4_turbo reads "
+        "its first token's logprobs): is this judge able to follow the prompt?"]
+    assert "warning: the judge answered m or M first in only 1 of 6" in err

@@ -32,6 +32,10 @@ def item_id(instruction: str) -> str:
     return sha256_text(instruction)[:16]
 
 
+# below this share of judgments that begin with the verdict token (m or M), a logprob judge is warned about
+MIN_SAMPLED_VERDICT_SHARE = 0.5
+
+
 class AlpacaEval:
     name = "alpacaeval"
     data_files = (EVAL_SET,)
@@ -81,6 +85,19 @@ class AlpacaEval:
     ) -> tuple[list[JudgeRequest], list[dict[str, Any]]]:
         reference, outputs = alpacaeval_judge.load_reference(data, judge)
         return alpacaeval_judge.build_requests(samples, answers, reference, outputs, judge)
+
+    def judge_warnings(self, rows: Sequence[Mapping[str, Any]], judge: JudgeSpec) -> list[str]:
+        """A logprob judge reads P(m) against P(M) from the first token's alternatives; a judge that seldom
+        *samples* m or M first is probably not following the prompt, even when both appear among them."""
+        annotator = alpacaeval_judge.annotator_for(judge)
+        if annotator.parser != "logprob_parser":
+            return []
+        texts = [str(r["judgment"]) for r in rows if r.get("judgment") is not None]
+        first = sum(t.strip()[:1] in ("m", "M") for t in texts)
+        if len(texts) < 5 or first >= MIN_SAMPLED_VERDICT_SHARE * len(texts):
+            return []
+        return [f"the judge answered m or M first in only {first} of {len(texts)} judgments (annotator "
+                f"{annotator.name} reads its first token's logprobs): is this judge able to follow the prompt?"]
 
     def score(self, rows: Sequence[Mapping[str, Any]], judge: JudgeSpec, *, seed: int = 0,
               data: DataDir | None = None) -> dict[str, Any]:
