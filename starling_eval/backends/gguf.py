@@ -1,8 +1,8 @@
 """A GGUF file as a model: converted once to a transformers checkpoint folder, then loaded like any other.
 
 transformers reads GGUF (``gguf_file=``, with the ``gguf`` package) and dequantizes the weights to float32.
-The converted folder is cached under ``$STARLING_EVAL_CACHE`` (default: the user cache), named by the GGUF
-file's sha256, so a file is converted once per machine and every backend (hf, vllm) gets a normal folder.
+The converted folder is cached under ``$STARLING_EVAL_CACHE/gguf/<sha256 prefix>/<file name>`` (default: the
+user cache), so a file is converted once per machine and every backend (hf, vllm) gets a normal folder.
 ``save_pretrained`` refuses a model that still carries the GGUF quantizer marker although its tensors are
 already plain float32, so the marker is dropped before saving. The folder is written beside its final place
 and renamed into it: a kill mid-conversion leaves no half folder that a later run would trust.
@@ -37,8 +37,9 @@ def file_sha256(path: Path) -> str:
 
 
 def default_folder(gguf: Path, digest: str) -> Path:
-    """Where a GGUF file's conversion is cached: named by the file and its content."""
-    return cache_root() / f"{Path(gguf).stem}-{digest[:16]}"
+    """Where a GGUF file's conversion is cached: a folder per content, holding one named as the file (the
+    folder's name is the model's name in results)."""
+    return cache_root() / digest[:16] / Path(gguf).stem
 
 
 def converted_folder(gguf: Path, out: Path | None = None) -> Path:

@@ -8,6 +8,7 @@ index, so gates and paired statistics work on these benchmarks as on the judged 
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Iterator
@@ -44,6 +45,32 @@ def lm_eval_model(model: ModelSpec) -> tuple[str, dict[str, Any]]:
         return "vllm", args
     raise BackendError(f"--backend {model.backend}: log-likelihood benchmarks need the model's weights "
                        "(--backend hf or vllm); an OpenAI-compatible endpoint does not serve prompt log-likelihoods")
+
+
+# lm-eval's hf model turns a whole batch into full-vocabulary logits and their log-softmax (float32): batch x
+# length x vocab x ~12 bytes at once. For SmolLM2 (49,152 tokens) at batch 8 and MMLU's longest 5-shot prompts
+# that is over 9 GB; on a CPU the batch is cut to keep it under this budget (more batches, the same numbers).
+LOGITS_BUDGET_BYTES = 2 * 2**30
+LONGEST_PROMPT_TOKENS = 2048
+LOGITS_BYTES_PER_ENTRY = 12
+
+
+def loglikelihood_batch_size(model: ModelSpec, device: str) -> tuple[int, str | None]:
+    """(lm-eval's hf batch size, why it is below --batch-size) under the CPU logits budget."""
+    if model.backend != "hf" or not device.startswith("cpu"):
+        return model.batch_size, None
+    config = Path(model.name_or_path) / "config.json"
+    try:
+        vocab = int(json.loads(config.read_text(encoding="utf-8")).get("vocab_size") or 0)
+    except (OSError, ValueError):
+        return model.batch_size, None
+    per_sequence = vocab * LONGEST_PROMPT_TOKENS * LOGITS_BYTES_PER_ENTRY
+    cap = max(1, LOGITS_BUDGET_BYTES // per_sequence) if per_sequence else model.batch_size
+    if cap >= model.batch_size:
+        return model.batch_size, None
+    return cap, (f"--batch-size {model.batch_size} cut to {cap} on the CPU: a {vocab:,}-token vocabulary's logits at "
+                 f"{LONGEST_PROMPT_TOKENS} tokens take {per_sequence / 2**30:.1f} GiB a sequence "
+                 f"(budget {LOGITS_BUDGET_BYTES / 2**30:.0f} GiB)")
 
 
 @contextmanager
@@ -100,7 +127,9 @@ def evaluate_loglikelihood(spec: RunSpec, results_root: Path) -> ScoredRun:
     # the same name and revision a generation run of this model records, so reports put both on one row
     manifest["model"] = {"label": spec.label, "backend": spec.model.backend,
                          "revision": model_revision(spec.model, spec.model.name_or_path)}
+    batch_size, batch_note = loglikelihood_batch_size(spec.model, str(model_args.get("device", "")))
     manifest["lm_eval"] = {"model": model_type, "model_args": model_args, "num_fewshot": bench.num_fewshot,
+                           "batch_size": batch_size if model_type == "hf" else "auto", "batch_note": batch_note,
                            "apply_chat_template": spec.apply_chat_template,
                            "fewshot_as_multiturn": spec.fewshot_as_multiturn, "tasks": [t["task"] for t in tasks]}
     run.write_manifest(manifest)
@@ -118,7 +147,7 @@ def evaluate_loglikelihood(spec: RunSpec, results_root: Path) -> ScoredRun:
     with _vllm_distribution_alias() if model_type == "vllm" else nullcontext():
         out = simple_evaluate(
             model=model_type, model_args=model_args, tasks=tasks, num_fewshot=bench.num_fewshot,
-            batch_size=spec.model.batch_size if model_type == "hf" else "auto", limit=spec.limit,
+            batch_size=batch_size if model_type == "hf" else "auto", limit=spec.limit,
             use_cache=str(cache_dir / model_identity(spec)), task_manager=task_manager(), log_samples=True,
             bootstrap_iters=0, apply_chat_template=spec.apply_chat_template,
             fewshot_as_multiturn=spec.fewshot_as_multiturn, random_seed=spec.seed, numpy_random_seed=spec.seed,

@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m starling_eval.testing.real_model",
                                      description="Build SmolLM2-135M-Instruct as a transformers folder (once).")
     parser.add_argument("folder", nargs="?", type=Path, default=None,
-                        help="where to build it [default: $STARLING_EVAL_CACHE/gguf/<file>-<sha256>, the place "
+                        help="where to build it [default: $STARLING_EVAL_CACHE/gguf/<sha256>/<file>, the place "
                              "`--model FILE.gguf` converts to]")
     print(build_real_model(parser.parse_args(argv).folder))
 

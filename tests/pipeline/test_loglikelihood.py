@@ -268,3 +268,19 @@ def test_a_killed_mmlu_run_resumes_from_lm_evals_request_cache(tmp_path, data_di
     assert res.returncode == 0, res.stderr[-3000:]
     whole = json.loads(res.stdout)
     assert _records(resumed) == _records(whole) and resumed["models"] == whole["models"]
+
+
+def test_cpu_batches_are_cut_to_keep_full_vocabulary_logits_in_budget(tmp_path):
+    """lm-eval's hf model holds batch x length x vocab float32 logits (and their log-softmax) at once: a large
+    vocabulary at batch 8 took 9.6 GB on MMLU; the CPU batch is cut to a 2 GiB budget instead."""
+    from starling_eval.pipeline.loglikelihood import loglikelihood_batch_size
+    from starling_eval.spec import ModelSpec
+
+    big, small = tmp_path / "big", tmp_path / "small"
+    for folder, vocab in ((big, 49152), (small, 512)):
+        folder.mkdir()
+        (folder / "config.json").write_text(json.dumps({"vocab_size": vocab}))
+    size, note = loglikelihood_batch_size(ModelSpec(name_or_path=str(big), batch_size=8), "cpu")
+    assert size == 1 and note.startswith("--batch-size 8 cut to 1 on the CPU: a 49,152-token vocabulary")
+    assert loglikelihood_batch_size(ModelSpec(name_or_path=str(small), batch_size=8), "cpu") == (8, None)
+    assert loglikelihood_batch_size(ModelSpec(name_or_path=str(big), batch_size=8), "cuda") == (8, None)
