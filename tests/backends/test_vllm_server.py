@@ -77,3 +77,22 @@ def test_served_greedy_answers_equal_the_offline_engines(tmp_path, data_dir, rea
     assert len(served_texts) == len(offline_texts) == 4 and all(served_texts)
     assert served_texts == offline_texts  # turn 2 included: both post-process (strip) the same way
     assert _texts(hf.stdout) == offline_texts  # float32 both (the checkpoint's dtype): greedy agrees
+
+
+def test_vllm_server_as_the_alpacaeval_logprob_judge(tmp_path, data_dir, vllm_server):
+    """alpaca_eval's weighted GPT-4 Turbo annotator (one token, top logprobs) served by vLLM: every preference
+    is read from the first token's alternatives, and how often the judge answered m or M first is checked."""
+    outputs = json.loads((data_dir / "alpaca_eval/results/gpt4_1106_preview/model_outputs.json").read_text())[:5]
+    answers = tmp_path / "model_outputs.json"
+    answers.write_text(json.dumps([{**o, "generator": "reference-as-model", "output": o["output"][:300]}
+                                   for o in outputs]))
+    res = run_cli("--results", str(tmp_path), "run", "alpacaeval", "--json", "--answers", str(answers), "--limit", "5",
+                  "--judge-base-url", vllm_server, "--judge-model", "smollm2", env=cli_env(data_dir))
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    counts = out["judging"]["counts"]
+    assert counts["called"] == counts["judged"] == counts["valid"] == 5 and out["models"][0]["n_failed"] == 0
+    rows = [json.loads(line) for line in (Path(out["path"]) / "judgments.jsonl").read_text().splitlines()]
+    assert all(r["finish_reason"] == "length" and r["completion_tokens"] == 1 for r in rows)  # max_tokens 1
+    sampled = sum(r["judgment"].strip()[:1] in ("m", "M") for r in rows)
+    assert bool(out["judging"]["warnings"]) == (sampled < 3)  # warned when under half begin with the verdict
