@@ -55,8 +55,10 @@ def bare_vllm(model: object, prompts: list[str]) -> float:
     from vllm import SamplingParams
     from vllm.inputs import TokensPrompt
 
-    ids = [model.tokenizer.apply_chat_template([{"role": "user", "content": p}], add_generation_prompt=True)
-           for p in prompts]
+    tok = model.tokenizer
+    texts = [tok.apply_chat_template([{"role": "user", "content": p}], tokenize=False, add_generation_prompt=True)
+             for p in prompts]
+    ids = [tok(text, add_special_tokens=False)["input_ids"] for text in texts]
     started = time.perf_counter()
     model.llm.generate([TokensPrompt(prompt_token_ids=list(i)) for i in ids],
                        SamplingParams(temperature=0.0, max_tokens=MAX_NEW_TOKENS), use_tqdm=False)

@@ -110,8 +110,10 @@ class HFChatModel:
         }
 
     async def generate(self, chats: Sequence[Chat], params: Sampling) -> list[Completion]:
-        async with self._lock:  # one forward pass at a time; the event loop stays free
-            return await asyncio.to_thread(self._generate_sync, list(chats), params)
+        # In the calling thread, not a worker thread: on a CPU, torch in a second thread runs beside the idle
+        # OpenMP team of the first and was 1.3x slower than a bare model.generate (benchmarks/bench_backends.py).
+        async with self._lock:  # one forward pass at a time
+            return self._generate_sync(list(chats), params)
 
     def _generate_sync(self, chats: list[Chat], params: Sampling) -> list[Completion]:
         import torch
