@@ -29,12 +29,17 @@ def _data_root() -> Path | None:
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     """The real benchmark data (../shared/data). Skipped when absent, except in CI where that is a failure."""
-    root = _data_root()
-    if root is None:
+    return required(_data_root(), "no benchmark data directory (set STARLING_EVAL_DATA, or put shared/data "
+                                  "beside the checkout)")
+
+
+def required(found: Path | None, missing: str) -> Path:
+    """What a test needs from this machine: skipped when absent, a failure under CI=true (CI must have it)."""
+    if found is None:
         if IN_CI:
-            pytest.fail("CI=true but no data directory: set STARLING_EVAL_DATA or put shared/data beside the checkout")
-        pytest.skip("no benchmark data directory (set STARLING_EVAL_DATA)")
-    return root
+            pytest.fail(f"CI=true but {missing}")
+        pytest.skip(missing)
+    return found
 
 
 @pytest.fixture(scope="session")
@@ -50,12 +55,7 @@ def real_model() -> Path:
     skipped without it, a failure under CI=true."""
     from starling_eval.testing.real_model import built_real_model
 
-    folder = built_real_model()
-    if folder is None:
-        if IN_CI:
-            pytest.fail("CI=true but SmolLM2 is not built: run `make real-model` (part of `make test`)")
-        pytest.skip("SmolLM2 is not built on this machine (make real-model)")
-    return folder
+    return required(built_real_model(), "SmolLM2 is not built on this machine (`make real-model`, part of `make test`)")
 
 
 @pytest.fixture()

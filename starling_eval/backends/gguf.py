@@ -10,7 +10,6 @@ and renamed into it: a kill mid-conversion leaves no half folder that a later ru
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -18,6 +17,7 @@ import tempfile
 from pathlib import Path
 
 from starling_eval.backends.errors import BackendError
+from starling_eval.data import sha256_file
 
 SOURCE_FILE = "starling_eval_source.json"  # what a converted folder was made from
 
@@ -26,14 +26,6 @@ def cache_root() -> Path:
     from platformdirs import user_cache_dir
 
     return Path(os.environ.get("STARLING_EVAL_CACHE") or user_cache_dir("starling-eval")) / "gguf"
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def default_folder(gguf: Path, digest: str) -> Path:
@@ -47,7 +39,7 @@ def converted_folder(gguf: Path, out: Path | None = None) -> Path:
     gguf = Path(gguf).expanduser().resolve()
     if not gguf.is_file():
         raise BackendError(f"--model {gguf}: no such GGUF file")
-    digest = file_sha256(gguf)
+    digest = sha256_file(gguf)
     out = Path(out) if out is not None else default_folder(gguf, digest)
     source = out / SOURCE_FILE
     if source.is_file() and json.loads(source.read_text(encoding="utf-8")).get("gguf_sha256") == digest:

