@@ -76,9 +76,6 @@ class HouseGroup(click.Group):
 
     command_class = HouseCommand
 
-    def __init__(self, *args: Any, **kwargs: Any):
-        super().__init__(*args, **kwargs)
-
     def add_command(self, cmd: click.Command, name: str | None = None) -> None:
         _add_global_options(cmd)
         if isinstance(cmd, click.Group):
