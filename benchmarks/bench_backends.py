@@ -4,13 +4,16 @@ SmolLM2-135M-Instruct (``make real-model``), the first N MT-Bench questions (tur
 max_new_tokens and batch size on both sides:
   bare     transformers' own ``model.generate`` on the chat-template prompts, left-padded batches
            (with vLLM's python: ``vllm.LLM.generate`` on the same token ids);
+           (``server``: vLLM's own OpenAI server on the model, the openai SDK's async client sending every
+           prompt at once, BATCH in flight);
   harness  ``pipeline.generate`` with a fresh results root (prompt rendering, the cache, durable writes and
-           bookkeeping included), backend hf (or vllm).
+           bookkeeping included), backend hf (or vllm; or openai against the same server, concurrency BATCH).
 The two alternate, ROUNDS times each; the medians and their ratio are printed. Absolute times on a 2-core
 machine move with load: read the ratio.
 
     .venv/bin/python benchmarks/bench_backends.py            # hf
     .venv-vllm/bin/python benchmarks/bench_backends.py vllm  # vllm offline (VLLM_CPU_KVCACHE_SPACE set for you)
+    .venv/bin/python benchmarks/bench_backends.py server     # vLLM's server (started from .venv-vllm)
 """
 
 from __future__ import annotations
@@ -65,6 +68,29 @@ def bare_vllm(model: object, prompts: list[str]) -> float:
     return time.perf_counter() - started
 
 
+def bare_server(model: object, prompts: list[str]) -> float:
+    """The openai SDK alone against the server: every prompt sent at once, BATCH in flight, greedy."""
+    import asyncio
+
+    from openai import AsyncOpenAI
+
+    async def ask_all() -> None:
+        client = AsyncOpenAI(base_url=model.spec.base_url, api_key="none", max_retries=0)
+        gate = asyncio.Semaphore(BATCH)
+
+        async def ask(prompt: str) -> None:
+            async with gate:
+                await client.chat.completions.create(model=model.spec.name_or_path, max_tokens=MAX_NEW_TOKENS,
+                                                      temperature=0.0, messages=[{"role": "user", "content": prompt}])
+
+        await asyncio.gather(*(ask(p) for p in prompts))
+        await client.close()
+
+    started = time.perf_counter()
+    asyncio.run(ask_all())
+    return time.perf_counter() - started
+
+
 class TurnOneDone(Exception):
     """Raised from the progress callback once every turn-1 answer is stored: turn 2 is not compared."""
 
@@ -102,6 +128,8 @@ def main() -> int:
     prompts = questions(data_dir)
     from starling_eval.spec import ModelSpec
 
+    if backend == "server":
+        return compare_with_server(folder, data_dir, prompts)
     if backend == "vllm":
         os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
         os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
@@ -116,6 +144,27 @@ def main() -> int:
         model = HFChatModel(ModelSpec(backend="hf", name_or_path=str(folder), batch_size=BATCH, device="cpu"))
         model._load_weights()  # one copy of the weights serves both sides
         bare_side = bare_hf
+    return side_by_side(backend, model, data_dir, prompts, bare_side)
+
+
+def compare_with_server(folder: Path, data_dir: str, prompts: list[str]) -> int:
+    """vLLM's server from the vLLM environment beside this one; the openai backend against the SDK alone."""
+    from starling_eval.backends.openai_compat import OpenAIChatModel
+    from starling_eval.spec import ModelSpec
+    from starling_eval.testing.vllm_server import vllm_server
+
+    python = Path(__file__).resolve().parents[1] / ".venv-vllm" / "bin" / "python"
+    if not python.exists():
+        print("no vLLM environment: run `make vllm-env` first", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory() as logs, vllm_server(python, folder, Path(logs) / "server.log") as url:
+        model = OpenAIChatModel(ModelSpec(backend="openai", name_or_path="smollm2", base_url=url,
+                                          concurrency=BATCH, api_key_env="STARLING_EVAL_BENCH_NO_KEY"))
+        bare_server(model, prompts)  # warm: the first requests (and prefix caching) are not what is measured
+        return side_by_side("server", model, data_dir, prompts, bare_server)
+
+
+def side_by_side(backend: str, model: object, data_dir: str, prompts: list[str], bare_side: object) -> int:
     bare_times, harness_times = [], []
     for _ in range(ROUNDS):
         bare_times.append(bare_side(model, prompts))

@@ -159,6 +159,7 @@ class JudgeSpec(BaseModel):
     timeout_s: float | None = Field(default=None, gt=0)  # None: sized for each request's max_tokens
     max_retries: int = Field(default=8, ge=0)
     timeout_retries: int = Field(default=1, ge=0)  # re-sends after a client-side timeout (each may be billed again)
+    max_tokens: int | None = Field(default=None, ge=1)  # None: each benchmark's own (MT-Bench 2048, FastChat's)
     price_in: float | None = Field(default=None, ge=0)  # USD per 1M prompt tokens (overrides the price table)
     price_out: float | None = Field(default=None, ge=0)  # USD per 1M completion tokens
     # a reward model as the judge (pairwise modes): the answer it rewards higher wins; ``model`` is its label

@@ -53,3 +53,53 @@ def test_a_gguf_file_is_a_model_and_another_file_is_not(tmp_path, data_dir, real
     assert bad.returncode == 2
     assert bad.stderr.strip() == (f"Error: --model {text}: a file, not a model folder (give a transformers "
                                   "checkpoint folder, a hub id, or a .gguf file)")
+
+
+def test_a_starling_rm_on_smollm2s_backbone_reads_the_last_real_token_of_each_truncated_text(tmp_path, data_dir,
+                                                                                               real_model):
+    """Starling-RM-34B's layout (a decoder and a bias-free value head in safetensors) on SmolLM2's backbone: its
+    tokenizer pads with <|im_end|>, the token that ends every ChatML turn, so a reward read "before the first pad"
+    (the model cards' pooling) would be read at the end of the first turn. Ours must be each text's last token,
+    after the text was cut on the left to --rm-max-length inside the real tokenizer."""
+    import torch
+    from safetensors.torch import load_file
+    from torch import nn
+    from transformers import AutoModel, AutoTokenizer
+
+    from starling_eval.adapters.preference.hh import hh_pairs
+    from starling_eval.backends.reward_formats import load_format
+    from starling_eval.testing.tiny_model import build_tiny_starling_rm
+
+    rm = build_tiny_starling_rm(tmp_path / "rm", real_model, layout="34b")
+    res = run_cli("--results", str(tmp_path), "run", "hh", "--json", "--reward-model", str(rm), "--rm-kind",
+                  "value-head", "--rm-backbone", str(real_model), "--rm-format", "starling-rm-34b", "--rm-max-length",
+                  "96", "--limit", "6", "--batch-size", "4", "--dtype", "float32", "--device", "cpu",
+                  env=cli_env(data_dir))
+    assert res.returncode == 0, res.stderr[-3000:]
+    out = json.loads(res.stdout)
+    records = [json.loads(line) for line in (Path(out["path"]) / "records.jsonl").read_text().splitlines()]
+    pairs = hh_pairs(data_dir / "hh_rlhf" / "harmless-base" / "test.jsonl.gz").pairs[:6]
+
+    tok = AutoTokenizer.from_pretrained(real_model)
+    assert tok.pad_token_id == tok.convert_tokens_to_ids("<|im_end|>")
+    tok.truncation_side = "left"
+    fmt = load_format("starling-rm-34b", tok)
+    state = load_file(rm / "model.safetensors")
+    decoder = AutoModel.from_pretrained(real_model, dtype=torch.float32).eval()
+    decoder.load_state_dict({k[len("transformer."):]: v for k, v in state.items() if k.startswith("transformer.")})
+    head = nn.Linear(decoder.config.hidden_size, 1, bias=False)
+    head.load_state_dict({"weight": state["v_head.weight"]})
+    texts = [fmt.render(chat) for p in pairs for chat in (p.chosen, p.rejected)]
+    alone, at_first_pad, cut = [], [], 0
+    with torch.inference_mode():
+        for text in texts:
+            ids = tok(text, truncation=True, max_length=96)["input_ids"]
+            cut += len(tok(text)["input_ids"]) > 96
+            rewards = head(decoder(torch.tensor([ids]))[0])[0, :, 0]
+            alone.append(rewards[-1].item())
+            at_first_pad.append(rewards[ids.index(tok.pad_token_id) - 1].item())
+    ours = [r for rec in records for r in (rec["chosen_reward"], rec["rejected_reward"])]
+    assert ours == pytest.approx(alone, abs=1e-4)
+    assert ours != pytest.approx(at_first_pad, abs=1e-3)  # the cards' pooling would read the first turn's end
+    manifest = json.loads((Path(out["path"]) / "manifest.json").read_text())
+    assert 0 < cut < len(texts) and manifest["reward_model"]["truncated"] == cut

@@ -28,7 +28,8 @@ LOGLIKELIHOOD_OPTIONS = (("apply_chat_template", "--apply-chat-template"),
 JUDGE_OPTIONS = (("judge_model", "--judge-model"), ("judge_base_url", "--judge-base-url"),
                  ("judge_reward_model", "--judge-reward-model"),
                  ("judge_mode", "--judge-mode"), ("baseline", "--baseline"), ("ae_version", "--version"),
-                 ("annotator", "--annotator"), ("judge_price", "--judge-price"), ("retry_failed", "--retry-failed"))
+                 ("annotator", "--annotator"), ("judge_price", "--judge-price"), ("judge_max_tokens", "--judge-max-tokens"),
+                 ("retry_failed", "--retry-failed"))
 
 
 def _apply(fn: Any, options: Sequence[Callable[[Any], Any]]) -> Any:
@@ -131,6 +132,10 @@ def judge_options(fn: Any) -> Any:
         *endpoint_options(("--judge-concurrency", "--judge-timeout", "--judge-max-retries", "--judge-timeout-retries"),
                           "judge: ", concurrency=32, retries=8, min_timeout=0.1, tokens="max_tokens",
                           in_flight="requests in flight (halved on HTTP 429, regrown on success)."),
+        click.option("--judge-max-tokens", default=None, type=click.IntRange(min=1),
+                     help="Cap each judgment at N tokens [default: the benchmark's: mtbench 2048 as FastChat, "
+                          "alpacaeval the annotator's]. Another cap is another judge setup: its runs are compared "
+                          "only with each other."),
         click.option("--judge-price", default=None, metavar="IN/OUT",
                      help="USD per 1M prompt/completion tokens, overriding the price table (e.g. 30/60)."),
         click.option("--answers", "answer_files", multiple=True, type=click.Path(dir_okay=False, path_type=Path),

@@ -68,7 +68,9 @@ def show(ctx: click.Context, run_ref: str, as_json: bool, n_answers: int) -> Non
         annotator = f", annotator {judge['annotator']}" if judge.get("annotator") else ""
         where = (f"reward model {judge['reward_model']['name_or_path']}" if judge.get("reward_model")
                  else judge["base_url"])
-        rows.append(("judge", f"{judge['model']} at {where} ({judge['mode']}{annotator})"))
+        cap = f", max_tokens {judge['max_tokens']}" if judge.get("max_tokens") else ""
+        rows.append(("judge", f"{judge['model']} at {where} ({judge['mode']}{annotator}{cap})"))
+        rows.append(("judgments", _judgment_counts(manifest["judging"]["counts"])))
         rows.append(("judge usage", json.dumps(manifest["judging"]["usage"]["all_judgments"])))
     rows += [
         ("counts", json.dumps(manifest.get("counts", {}))),
@@ -93,6 +95,17 @@ def show(ctx: click.Context, run_ref: str, as_json: bool, n_answers: int) -> Non
         print_card(card)
     if n_answers:
         _print_answers(run_folder, n_answers)
+
+
+def _judgment_counts(counts: dict) -> str:
+    """How many judgments were read, and why the others were not (each kind counted; re-askable)."""
+    line = f"{counts.get('judged', 0)} judged, {counts.get('valid', 0)} with a readable verdict"
+    failed = counts.get("failed_by_kind") or {}
+    if failed:
+        cut = counts.get("cut_at_max_tokens")
+        line += "; failed: " + ", ".join(f"{n} {kind}" for kind, n in sorted(failed.items()))
+        line += (f" ({cut} cut at max_tokens)" if cut else "") + "; --retry-failed asks them again"
+    return line
 
 
 def _print_answers(run_folder: Any, n: int) -> None:

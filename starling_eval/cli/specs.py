@@ -115,7 +115,8 @@ def build_judge(bench: Any, o: dict[str, Any]) -> Any:
     mode, model, reward_model = o["judge_mode"] or defaults["mode"], o["judge_model"] or defaults["model"], None
     if o["judge_reward_model"]:
         refuse_options("--judge-reward-model", o, (("judge_model", "--judge-model"), ("judge_base_url", "--judge-base-url"),
-                                                    ("judge_price", "--judge-price"), ("dry_run", "--dry-run")),
+                                                    ("judge_price", "--judge-price"), ("dry_run", "--dry-run"),
+                                                    ("judge_max_tokens", "--judge-max-tokens")),
                         "API judges")
         if o["judge_mode"] == "single":
             raise InputError("--judge-mode single: a reward-model judge compares two answers; use pairwise-baseline "
@@ -128,7 +129,7 @@ def build_judge(bench: Any, o: dict[str, Any]) -> Any:
                      baseline=o["baseline"] or defaults["baseline"], reference=o["reference"],
                      annotator=defaults["annotator"], concurrency=o["judge_concurrency"], timeout_s=o["judge_timeout"],
                      max_retries=o["judge_max_retries"], timeout_retries=o["judge_timeout_retries"],
-                     price_in=price_in, price_out=price_out)
+                     max_tokens=o["judge_max_tokens"], price_in=price_in, price_out=price_out)
 
 
 def answer_sources(bench: Any, paths: tuple[Path, ...]) -> list[Any]:

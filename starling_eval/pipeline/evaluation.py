@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -83,7 +84,7 @@ def evaluate(
         else:
             generation = generate_into(spec, prep.bench, prep.samples, run, manifest, cache, progress=progress, model=model)
             answers = {spec.label: generation.answers}
-        requests, missing = prep.bench.judge_requests(prep.data, prep.samples, answers, spec.judge)
+        requests, missing = judge_requests(prep, answers, spec.judge)
         # in answer files, a question without an answer was not answered: its own count, never a failure
         missing, unanswered = _split_not_answered(missing) if spec.answers else (missing, [])
         t_judge = time.time()
@@ -129,6 +130,15 @@ def evaluate(
     index.upsert_run(manifest, run.path, manifest["summary"])
     index.close()
     return EvalResult(run=run, manifest=manifest, scores=scores_doc, generation=generation, judging=judging)
+
+
+def judge_requests(prep: Prepared, answers: Mapping[str, Any], judge: JudgeSpec) -> tuple[list[JudgeRequest], list[dict]]:
+    """The benchmark's judge requests, capped at --judge-max-tokens: the cap is in each request's cache key, so
+    a capped judgment is never taken for an uncapped one."""
+    requests, missing = prep.bench.judge_requests(prep.data, prep.samples, answers, judge)
+    if judge.max_tokens is not None:
+        requests = [r.model_copy(update={"max_tokens": judge.max_tokens}) for r in requests]
+    return requests, missing
 
 
 def judge_into(judge: JudgeSpec, path: Path, cache: Any, requests: list[JudgeRequest], missing: list[dict], *,
@@ -216,7 +226,7 @@ def judging_summary(judge: JudgeSpec, rows: list[dict], tally: JudgeTally, missi
         "judge": {"model": judge.model,
                   "base_url": None if judge.reward_model else judge.base_url or "api.openai.com", "mode": judge.mode,
                   "reference": judge.reference, "baseline": judge.baseline if judge.mode == "pairwise-baseline" else None,
-                  "annotator": judge.annotator,
+                  "annotator": judge.annotator, "max_tokens": judge.max_tokens,
                   **({"reward_model": judge.reward_model.model_dump(mode="json")} if judge.reward_model else {})},
         "counts": {**tally.as_dict(), **_decided_without_call(missing), "failed_by_kind": failures,
                    "judged": len(judged), "cut_at_max_tokens": cut,
@@ -307,7 +317,7 @@ def plan(spec: RunSpec, results_root: Path) -> dict[str, Any]:
             mine = {s.id: known.get(s.id) or [budget(s)] * len(s.turns) for s in prep.samples}
             placeholders = {s.id for s in prep.samples if s.id not in known}
             answers = {spec.label: mine}
-        requests, missing = prep.bench.judge_requests(prep.data, prep.samples, answers, spec.judge)
+        requests, missing = judge_requests(prep, answers, spec.judge)
         identity = judge_identity(spec.judge)
         keys = {r.id: judge_key(identity, r) for r in requests}
         hits = cache.get_many(keys.values())

@@ -1,8 +1,8 @@
 """When two runs' numbers may be compared: the same benchmark version, judge and prompt.
 
 A benchmark's version is what it read: the sha256 of every data file it used (a re-pulled, changed
-question file is another version). The judge is its model, mode, baseline, reference answers, annotator
-and, for a reward-model judge, the RM and its format; the prompt is the judge-prompt file's hash. The
+question file is another version). The judge is its model, mode, baseline, reference answers, annotator,
+its --judge-max-tokens cap (None, the benchmark's own, in runs made before it existed too) and, for a reward-model judge, the RM and its format; the prompt is the judge-prompt file's hash. The
 evaluation setting covers what changes the numbers without being the model: lm-eval's chat-template
 options, the MMLU subject selection. A leaderboard puts runs with different keys in different columns and
 ``gate`` refuses to compare them; neither ever averages across keys.
@@ -16,7 +16,7 @@ from typing import Any
 from starling_eval.spec import canonical_json, sha256_text
 
 JUDGE_PROMPT_FILES = ("mt_bench/judge_prompts.jsonl",)
-JUDGE_FIELDS = ("model", "mode", "baseline", "reference", "annotator")
+JUDGE_FIELDS = ("model", "mode", "baseline", "reference", "annotator", "max_tokens")
 
 
 def comparability_key(manifest: Mapping[str, Any]) -> dict[str, Any]:

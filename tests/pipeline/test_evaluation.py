@@ -134,3 +134,26 @@ def test_a_judge_that_fails_for_good_is_exit_3_and_a_rerun_finishes(tmp_path, da
     assert code == 0, err
     assert out["status"] == "complete" and out["models"][0]["overall"] == 8 and healthy.stats()["served"] == 4
     assert len(list((tmp_path / "runs").iterdir())) == 1
+
+
+def test_judge_max_tokens_caps_every_judgment_and_is_its_own_judge_setup(tmp_path, data_dir, server_factory):
+    from starling_eval.report.comparability import comparability_key, differences
+
+    server = server_factory("--reply", "The answer is clear, correct and helpful overall. Rating: [[7]]")
+    args = ("--answers", _answers(data_dir, "alpaca-13b"), "--limit", "3", "--judge-base-url", server.base_url)
+    code, out, err = _run(tmp_path, data_dir, *args, "--judge-max-tokens", "4")
+    assert code == 3 and err.startswith("Error: not one of 6 judgments held a readable verdict (6 cut at max_tokens)")
+    capped = json.loads((Path(out["path"]) / "manifest.json").read_text())
+    assert capped["judging"]["judge"]["max_tokens"] == 4 and capped["spec"]["judge"]["max_tokens"] == 4
+    rows = [json.loads(line) for line in (Path(out["path"]) / "judgments.jsonl").read_text().splitlines()]
+    assert all(r["finish_reason"] == "length" and "cut at max_tokens=4" in r["failure"] for r in rows)
+    # the benchmark's own max_tokens (2048) is another cache key: asked again, not taken from the capped replies
+    code, out, err = _run(tmp_path, data_dir, *args)
+    assert code == 0, err
+    assert out["judging"]["counts"]["called"] == 6 and out["models"][0]["overall"] == 7.0
+    full = json.loads((Path(out["path"]) / "manifest.json").read_text())
+    (reason,) = differences(comparability_key(capped), comparability_key(full))  # the judge, and nothing else
+    assert reason.startswith("judge: ") and '"max_tokens":4' in reason and '"max_tokens":null' in reason
+    assert server.stats()["served"] == 12
+    code, _, err = _run(tmp_path, data_dir, "--model", "m", "--judge-max-tokens", "0")
+    assert code == 2 and "--judge-max-tokens" in err
