@@ -170,11 +170,18 @@ class OpenAIChatModel:
     def __init__(self, spec: ModelSpec):
         self.spec = spec
         self.chunk_size = max(1, spec.concurrency) * 8  # completions are stored one by one (generate_each)
-        self._client = make_async_client(spec.base_url, spec.api_key_env, spec.timeout_s)
+        self._client: Any = make_async_client(spec.base_url, spec.api_key_env, spec.timeout_s)  # a missing key: now
         self._policy = RetryPolicy(max_retries=spec.max_retries, timeout_retries=spec.timeout_retries)
         self.health = EndpointHealth(endpoint_url(spec.base_url))
         self.retries = 0
         self.possibly_billed_twice = 0  # re-sends after a client-side timeout
+        self._slots: asyncio.Semaphore | None = None  # --concurrency, shared by every caller in one event loop
+
+    @property
+    def slots(self) -> asyncio.Semaphore:
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(max(1, self.spec.concurrency))
+        return self._slots
 
     def identity(self) -> dict[str, Any]:
         return {"backend": "openai", "model": self.spec.name_or_path, "base_url": self.spec.base_url or "api.openai.com"}
@@ -194,11 +201,9 @@ class OpenAIChatModel:
     ) -> AsyncIterator[list[tuple[int, Completion]]]:
         """Every (index, completion) finished since the last yield, so the caller stores each paid answer
         at once, and stores answers that finish together in one write (group commit)."""
-        sem = asyncio.Semaphore(max(1, self.spec.concurrency))
 
         async def one(i: int, chat: Chat) -> tuple[int, Completion]:
-            async with sem:
-                return i, await self._one(chat, params)
+            return i, await self.generate_one(chat, params)
 
         pending = {asyncio.ensure_future(one(i, chat)) for i, chat in enumerate(chats)}
         try:
@@ -212,6 +217,12 @@ class OpenAIChatModel:
         finally:
             for task in pending:
                 task.cancel()
+
+    async def generate_one(self, chat: Chat, params: Sampling) -> Completion:
+        """One answer, in one of the --concurrency slots every caller shares: a sample's next turn can be sent
+        the moment its previous one is back, beside other samples' calls, and the limit still holds."""
+        async with self.slots:
+            return await self._one(chat, params)
 
     async def _one(self, chat: Chat, params: Sampling) -> Completion:
         request: dict[str, Any] = {
@@ -230,6 +241,8 @@ class OpenAIChatModel:
         timeout = request_timeout(timeout_for(params.max_new_tokens, self.spec.timeout_s))
 
         async def send() -> Any:
+            if self._client is None:  # closed by aclose(): another event loop, a new client
+                self._client = make_async_client(self.spec.base_url, self.spec.api_key_env, self.spec.timeout_s)
             response = await self._client.chat.completions.create(**request, timeout=timeout)
             choice, text = completion_text(response, allow_empty=True)  # a model may answer nothing
             prompt_tokens, completion_tokens = usage_tokens(response)
@@ -247,8 +260,10 @@ class OpenAIChatModel:
     async def aclose(self) -> None:
         """Close the HTTP client inside the event loop that used it, and make a fresh one: an httpx client
         is bound to its loop, and the same backend may serve a later ``asyncio.run`` (judging after generating)."""
-        await self._client.close()
-        self._client = make_async_client(self.spec.base_url, self.spec.api_key_env, self.spec.timeout_s)
+        if self._client is not None:
+            await self._client.close()
+        self._client = None  # made again on the next call (an SSL context costs ~25 ms: not for a run that is done)
+        self._slots = None  # a semaphore, too, belongs to the loop that waited on it
 
     def close(self) -> None:
         pass

@@ -27,7 +27,8 @@ from starling_eval.pipeline.common import (
     prepare,
     results_paths,
 )
-from starling_eval.pipeline.generation import Generated, generate_into, pending_generation, resolve_backend
+from starling_eval.pipeline.generation import Generated, generate_into, pending_generation
+from starling_eval.pipeline.lazy_backend import resolve_backend
 from starling_eval.spec import JudgeRequest, JudgeSpec, RunSpec
 from starling_eval.store.files import (
     append_jsonl,

