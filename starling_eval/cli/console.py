@@ -47,12 +47,28 @@ def emit_json(obj: Any) -> None:
 
 
 def progress_bar(enabled: bool) -> tuple[Any, Any]:
-    """A rich progress bar on stderr (only on a terminal) and the callback the pipeline reports to."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    """A rich progress bar on stderr (only on a terminal) and the callback the pipeline reports to: one line per
+    stream (answers, judgments), each with its rate and time left, both moving at once when judging overlaps
+    generation."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        ProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+    from rich.text import Text
+
+    class Rate(ProgressColumn):
+        def render(self, task: Any) -> Text:
+            return Text(f"{task.speed:.1f}/s" if task.speed else "", style="progress.data.speed")
 
     err = rich_console(stderr=True)
-    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                   console=err, transient=True, disable=not (enabled and err.is_terminal))
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), Rate(), TimeElapsedColumn(),
+                   TextColumn("eta"), TimeRemainingColumn(), console=err, transient=True,
+                   disable=not (enabled and err.is_terminal))
     tasks: dict[str, Any] = {}
 
     def report(stage: str, done: int, total: int) -> None:
