@@ -124,7 +124,8 @@ def judge_cached(judge: JudgeSpec, path: Path, requests: list[JudgeRequest], res
     nothing paid twice): the rows and the judging summary (counts, tokens, cost). An API judge without its
     key fails before any call."""
     from starling_eval.judges.client import check_api_key
-    from starling_eval.pipeline.evaluation import judge_into, judging_summary
+    from starling_eval.pipeline.evaluation import judging_summary
+    from starling_eval.pipeline.judging import judge_into
     from starling_eval.store.cache import CallCache
 
     if judge.reward_model is None and judge_client is None:

@@ -8,16 +8,14 @@ The scores, the FastChat-format judgment file and the per-item rows for the inde
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from starling_eval.judges.client import JudgeClient, check_api_key, judge_identity
+from starling_eval.judges.client import check_api_key, judge_identity
 from starling_eval.judges.pricing import Price, price_for
-from starling_eval.judges.runner import JudgeOutcome, JudgeTally, judge_all, judge_key, newest_attempts
+from starling_eval.judges.runner import JudgeTally, judge_key
 from starling_eval.pipeline.common import (
     Prepared,
     Progress,
@@ -28,14 +26,11 @@ from starling_eval.pipeline.common import (
     results_paths,
 )
 from starling_eval.pipeline.generation import Generated, generate_into, pending_generation
+from starling_eval.pipeline.judging import JudgingAlongside, judge_into, judge_requests
 from starling_eval.pipeline.lazy_backend import resolve_backend
-from starling_eval.spec import JudgeRequest, JudgeSpec, RunSpec
+from starling_eval.spec import JudgeSpec, RunSpec
 from starling_eval.store.files import (
-    append_jsonl,
-    read_jsonl,
-    repair_jsonl,
     write_json_atomic,
-    write_jsonl_atomic,
     write_rows_atomic,
 )
 from starling_eval.store.runs import JUDGMENTS, SCORES, STATUS_COMPLETE, STATUS_INCOMPLETE, RunFolder
@@ -67,8 +62,11 @@ def evaluate(
     progress: Progress | None = None,
     model: Any = None,
     judge_client: Any = None,
+    overlap: bool = True,
 ) -> EvalResult:
-    """Run the benchmark end to end for ``spec`` (which has a judge), resuming its unfinished run."""
+    """Run the benchmark end to end for ``spec`` (which has a judge), resuming its unfinished run. An API judge
+    judges each sample once it is answered, beside generation (``overlap=False``: after it, as before; the
+    end-to-end benchmark measures both)."""
     assert spec.judge is not None
     started = time.time()
     if spec.judge.reward_model is None:
@@ -82,16 +80,25 @@ def evaluate(
         generation = None
         if spec.answers:
             manifest["answers"] = [a.model_dump() for a in spec.answers]
+        elif spec.judge.reward_model is None and overlap:  # an API judge: each sample judged once it is answered
+            alongside = JudgingAlongside(prep, spec.label, spec.judge, run.file(JUDGMENTS), cache,
+                                         retry_failed=retry_failed, progress=progress, judge_client=judge_client)
+            generation = generate_into(spec, prep.bench, prep.samples, run, manifest, cache, progress=progress,
+                                       model=model, on_answered=alongside.answered, alongside=alongside.around)
+            answers = {spec.label: generation.answers}
+            requests, missing, unanswered = alongside.requests, alongside.missing, []
+            rows, tally, judge_s = alongside.rows(), alongside.tally, alongside.judge_s
         else:
             generation = generate_into(spec, prep.bench, prep.samples, run, manifest, cache, progress=progress, model=model)
             answers = {spec.label: generation.answers}
-        requests, missing = judge_requests(prep, answers, spec.judge)
-        # in answer files, a question without an answer was not answered: its own count, never a failure
-        missing, unanswered = _split_not_answered(missing) if spec.answers else (missing, [])
-        t_judge = time.time()
-        rows, tally = judge_into(spec.judge, run.file(JUDGMENTS), cache, requests, missing + unanswered,
-                                 retry_failed=retry_failed, progress=progress, judge_client=judge_client)
-        judge_s = time.time() - t_judge
+        if generation is None or spec.judge.reward_model is not None or not overlap:
+            requests, missing = judge_requests(prep, answers, spec.judge)
+            # in answer files, a question without an answer was not answered: its own count, never a failure
+            missing, unanswered = _split_not_answered(missing) if spec.answers else (missing, [])
+            t_judge = time.time()
+            rows, tally = judge_into(spec.judge, run.file(JUDGMENTS), cache, requests, missing + unanswered,
+                                     retry_failed=retry_failed, progress=progress, judge_client=judge_client)
+            judge_s = time.time() - t_judge
     finally:
         cache.close()
 
@@ -133,54 +140,6 @@ def evaluate(
     return EvalResult(run=run, manifest=manifest, scores=scores_doc, generation=generation, judging=judging)
 
 
-def judge_requests(prep: Prepared, answers: Mapping[str, Any], judge: JudgeSpec) -> tuple[list[JudgeRequest], list[dict]]:
-    """The benchmark's judge requests, capped at --judge-max-tokens: the cap is in each request's cache key, so
-    a capped judgment is never taken for an uncapped one."""
-    requests, missing = prep.bench.judge_requests(prep.data, prep.samples, answers, judge)
-    if judge.max_tokens is not None:
-        requests = [r.model_copy(update={"max_tokens": judge.max_tokens}) for r in requests]
-    return requests, missing
-
-
-def judge_into(judge: JudgeSpec, path: Path, cache: Any, requests: list[JudgeRequest], missing: list[dict], *,
-               retry_failed: bool = False, progress: Progress | None = None,
-               judge_client: Any = None) -> tuple[list[dict], JudgeTally]:
-    """Judge through the cache, appending each stored batch to ``path`` (a judgments.jsonl); rewrite it
-    ordered at the end. ``judge_client`` replaces the API client (tests), or is the RM of a reward-model judge."""
-    repair_jsonl(path)
-    attempts = newest_attempts(read_jsonl(path))
-    rows_by_id: dict[str, dict] = {}
-
-    def on_outcomes(batch: list[JudgeOutcome]) -> None:
-        rows = [o.row() for o in batch]
-        append_jsonl(path, rows)
-        rows_by_id.update((r["id"], r) for r in rows)
-
-    def report(done: int, total: int) -> None:
-        if progress:
-            progress("judge", done, total)
-
-    identity, connect = judge_identity(judge), lambda: judge_client or JudgeClient(judge)
-    if judge.reward_model is not None:
-        from starling_eval.pipeline import reward_judge
-
-        rm = judge_client or _reward_model(judge.reward_model)
-        requests = reward_judge.reward_requests(requests)
-        identity = reward_judge.judge_identity(rm)
-
-        def connect() -> Any:
-            return reward_judge.RewardJudge(rm, requests, cache, progress=progress)
-
-    async def work() -> JudgeTally:
-        return await judge_all(requests, identity, connect, cache, attempts=attempts,
-                               retry_failed=retry_failed, on_outcomes=on_outcomes, progress=report)
-
-    tally = asyncio.run(work())
-    rows = [rows_by_id[r.id] for r in requests] + missing
-    write_jsonl_atomic(path, rows)  # one row per request, in benchmark order
-    return rows, tally
-
-
 def _split_not_answered(rows: list[dict]) -> tuple[list[dict], list[dict]]:
     """(rows that stay failures, rows of questions an answer file does not answer, marked ``not_answered``)."""
     kept, unanswered = [], []
@@ -202,12 +161,6 @@ def _unanswered_by_file(spec: RunSpec, samples: list[Any], answers: dict[str, di
             out.append({"model": source.model, "file": source.path, "questions": len(lacking), "of": len(samples),
                         "examples": lacking[:5]})
     return out
-
-
-def _reward_model(spec: Any) -> Any:
-    from starling_eval.backends.reward import HFRewardModel
-
-    return HFRewardModel(spec)
 
 
 def judging_summary(judge: JudgeSpec, rows: list[dict], tally: JudgeTally, missing: list[dict]) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,12 @@ from starling_eval.store.cache import CallCache, call_key
 from starling_eval.store.claims import SingleFlight
 from starling_eval.store.files import append_jsonl, repair_jsonl, write_jsonl_atomic, write_rows_atomic
 from starling_eval.store.runs import GENERATIONS, STATUS_COMPLETE, STATUS_INCOMPLETE, RunFolder
+
+# called with a sample and its answers so far each time one of its turns is answered (the evaluation judges
+# what those answers allow: MT-Bench's turn-1 judgment needs turn 1 only)
+Answered = Callable[[Sample, list[str]], None]
+# runs the generation's coroutine beside other work in the same event loop, returning its result
+Alongside = Callable[[Coroutine[Any, Any, Any]], Coroutine[Any, Any, Any]]
 
 
 @dataclass
@@ -113,8 +119,15 @@ def generate_into(
     *,
     progress: Progress | None = None,
     model: Any = None,
+    on_answered: Answered | None = None,
+    alongside: Alongside | None = None,
 ) -> Generated:
-    """The generation step inside an open run: load the backend, answer, export upstream answer files."""
+    """The generation step inside an open run: load the backend, answer, export upstream answer files.
+
+    ``on_answered(sample, answers)`` is called in the event loop each time a turn of a sample is answered, with
+    the sample's answers so far;
+    ``alongside(work)``, if given, runs the generation's coroutine in that loop and returns its result (the
+    evaluation judges the answered samples meanwhile)."""
     assert spec.model is not None
     repair_jsonl(run.file(GENERATIONS))
     t_load = time.time()
@@ -131,8 +144,8 @@ def generate_into(
     run.write_manifest(manifest)
     try:
         t_gen = time.time()
-        answers, counts, failures, usage = asyncio.run(
-            _in_loop(model, _generate_all(spec, bench, samples, model, identity, cache, run, progress)))
+        work = _generate_all(spec, bench, samples, model, identity, cache, run, progress, on_answered)
+        answers, counts, failures, usage = asyncio.run(_in_loop(model, alongside(work) if alongside else work))
         gen_s = time.time() - t_gen
         peek = model.peek if isinstance(model, LazyBackend) else lambda name, default: getattr(model, name, default)
         usage["possibly_billed_twice"] = peek("possibly_billed_twice", 0)  # re-sent after a client-side timeout
@@ -194,6 +207,7 @@ async def _generate_all(
     cache: CallCache,
     run: RunFolder,
     progress: Progress | None,
+    on_answered: Answered | None = None,
 ) -> tuple[dict[str, list[str]], dict[str, int], list[dict], dict[str, int]]:
     gen_path = run.file(GENERATIONS)
     finished: dict[tuple[str, int], dict] = {}
@@ -206,6 +220,7 @@ async def _generate_all(
     usage = {"prompt_tokens": 0, "completion_tokens": 0}
     failures: list[dict] = []
     failed_items: set[str] = set()
+    by_id = {s.id: s for s in samples}
 
     def report() -> None:
         if progress:
@@ -228,6 +243,11 @@ async def _generate_all(
                                  "cache_key": row["cache_key"]})
                 continue
             finished[(row["item_id"], row["turn"])] = row
+            if on_answered:  # the sample's answers so far (turns answered in order)
+                sample, known = by_id[row["item_id"]], []
+                while (sample.id, len(known) + 1) in finished and len(known) < len(sample.turns):
+                    known.append(finished[(sample.id, len(known) + 1)]["text"])
+                on_answered(sample, known)
             counts["cache_hits" if cached else "generated"] += 1
             if not cached:
                 usage["prompt_tokens"] += completion.prompt_tokens or 0
@@ -314,9 +334,16 @@ async def _generate_all(
         while todo and len(rest := from_cache(todo)) < len(todo):
             todo = next_turns()
         if todo and streaming:
-            # a server answers one call at a time: no sample waits for another's turn (the backend's
-            # --concurrency slots bound the calls in flight)
-            await gather_or_raise([chain(p.sample, p.turn, flight) for p in todo])
+            # a server answers one call at a time: --concurrency workers, each taking the next sample and
+            # answering its turns in order, so no sample waits for another's turn and samples finish (and can
+            # be judged) from the start, not all at the end
+            queue = iter(todo)
+
+            async def worker() -> None:
+                for p in queue:
+                    await chain(p.sample, p.turn, flight)
+
+            await gather_or_raise([worker() for _ in range(min(len(todo), max(1, spec.model.concurrency)))])
         else:
             # a local engine batches: each wave holds every sample's next turn
             while todo:
