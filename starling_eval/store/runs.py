@@ -141,10 +141,13 @@ class RunStore:
         return run
 
     def get(self, run_ref: str) -> RunFolder | None:
-        """A run by id, unique id prefix, or folder path."""
+        """A run by id, unique id prefix, or folder path. An exact id is looked up directly (no listing of every
+        run), so resolving each of N ids, as the report does for its chosen runs, costs N, not N²."""
         direct = Path(run_ref)
         if (direct / MANIFEST).is_file():
             return RunFolder(direct)
+        if run_ref not in ("", ".", "..") and direct.name == run_ref and (self.runs_dir / run_ref / MANIFEST).is_file():
+            return RunFolder(self.runs_dir / run_ref)
         runs = list(self.all_runs())
         matches = [r for r in runs if r.run_id == run_ref] or [r for r in runs if r.run_id.startswith(run_ref)]
         if len(matches) > 1:

@@ -47,6 +47,28 @@ def test_an_ambiguous_prefix_names_the_runs_it_matches(tmp_path):
     assert store.require(a.run_id).path == a.path  # an exact id is never ambiguous
 
 
+def test_an_exact_id_is_found_without_listing_every_run(tmp_path, monkeypatch):
+    import pytest
+
+    store = RunStore(tmp_path)
+    runs = [store.new_run("mtbench", f"m{i}", "abc") for i in range(3)]
+    for run in runs:
+        run.write_manifest(_manifest(run.run_id, STATUS_COMPLETE))
+    (store.runs_dir / "no-manifest").mkdir()  # a folder without a manifest is no run, exact name or not
+
+    def listing(self):
+        raise AssertionError("listed every run to resolve an exact id")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(RunStore, "all_runs", listing)
+        assert [store.get(r.run_id).path for r in runs] == [r.path for r in runs]
+    assert store.get("no-manifest") is None
+    assert store.get("..") is None
+    assert store.get(runs[0].run_id[:-3]).run_id == runs[0].run_id  # a unique prefix still resolves
+    with pytest.raises(Exception, match="matches 3 runs"):
+        store.get(runs[0].run_id[:4])
+
+
 def test_running_is_only_shown_while_the_owner_lives(tmp_path):
     import subprocess
     import sys
