@@ -46,6 +46,8 @@ lint: install
 bench: install vllm-env real-model
 	$(BIN)/python benchmarks/bench_startup.py
 	$(BIN)/python benchmarks/bench_generation_throughput.py
+	$(BIN)/python benchmarks/bench_end_to_end.py
+	$(BIN)/python benchmarks/bench_scale.py
 	$(BIN)/python benchmarks/bench_judge_throughput.py
 	$(BIN)/python benchmarks/bench_warm_rerun.py
 	$(BIN)/python benchmarks/bench_backends.py
