@@ -100,10 +100,18 @@ def answer_files(real_dir: Path, out_dir: Path, n: int, prefix: str = "") -> lis
 # -- the CLI, timed -------------------------------------------------------------------------------------
 
 
+def _cli() -> Any:
+    """The installed ``starling-eval`` console script's entry point (what the command runs), loaded here rather
+    than imported: only the command line itself imports ``starling_eval.cli``."""
+    from importlib.metadata import entry_points
+
+    (script,) = entry_points(group="console_scripts", name="starling-eval")
+    return script.load()
+
+
 def _timed_cli(out: str, args: list[str]) -> None:
     """Child mode: run the CLI in this process with a few functions wrapped in timers; write the sums to ``out``."""
     from starling_eval.adapters.mtbench.benchmark import MTBench
-    from starling_eval.cli import main as cli_main
     from starling_eval.store.cache import CallCache
 
     spent: dict[str, float] = {}
@@ -124,7 +132,7 @@ def _timed_cli(out: str, args: list[str]) -> None:
     wrap(CallCache, "put_many", "cache_store_s")
     wrap(MTBench, "score", "scoring_s")
     try:
-        cli_main(args, prog_name="starling-eval")
+        _cli()(args, prog_name="starling-eval")
     finally:
         Path(out).write_text(json.dumps(spent))
 
@@ -132,8 +140,7 @@ def _timed_cli(out: str, args: list[str]) -> None:
 def _make_runs(args: list[str]) -> None:
     """Child mode: ``RESULTS BASE_URL FILE...``: one ``run mtbench --answers FILE --limit 1`` per file, in this
     process (the CLI's own entry point, so each is a real run: folder, manifest, scores, index rows)."""
-    from starling_eval.cli import main as cli_main
-
+    cli_main = _cli()
     results, base_url, *files = args
     for path in files:
         try:

@@ -6,6 +6,7 @@ killed or failed run is finished by running the same command again.
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import functools
 import time
@@ -176,3 +177,15 @@ def answer_files(bench: Any, paths: Sequence[Path], option: str = "--answers") -
         seen.add(name)
         sources.append(AnswerFile(model=name, path=str(path.resolve()), sha256=sha256_file(path)))
     return sources
+
+
+async def gather_or_raise(work: list[Any]) -> None:
+    """Run every coroutine; the first error cancels the others and is raised as it is (not in a group)."""
+    tasks = [asyncio.ensure_future(w) for w in work]
+    try:
+        for task in asyncio.as_completed(tasks):
+            await task
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

@@ -16,9 +16,15 @@ from pathlib import Path
 from typing import Any
 
 from starling_eval.adapters.base import Benchmark, Sample
-from starling_eval.pipeline.common import Progress, ends_in_a_true_state, open_run, prepare, results_paths
-from starling_eval.pipeline.lazy_backend import LazyBackend, resolve_backend
-from starling_eval.registry import backend_class
+from starling_eval.pipeline.common import (
+    Progress,
+    ends_in_a_true_state,
+    gather_or_raise,
+    open_run,
+    prepare,
+    results_paths,
+)
+from starling_eval.pipeline.lazy_backend import LazyBackend, resolve_backend, streams_turns
 from starling_eval.spec import Chat, Completion, Message, RunSpec, Sampling
 from starling_eval.store.cache import CallCache, call_key
 from starling_eval.store.claims import SingleFlight
@@ -155,27 +161,6 @@ def generate_into(
     for rel, rows in bench.export_answers(samples, answers, spec.model.label).items():
         write_rows_atomic(run.path / rel, rows)
     return Generated(answers, counts, failures, usage, {"backend_init_s": round(load_s, 3), "generate_s": round(gen_s, 3)})
-
-
-def streams_turns(spec: RunSpec, model: Any) -> bool:
-    """Whether the backend answers one call at a time (a server: ``generate_one``), so a sample's next turn
-    can be sent as soon as its own previous turn is back; a local engine batches instead. Decided from the
-    class: a LazyBackend must not be built by the question."""
-    assert spec.model is not None
-    cls = backend_class(spec.model.backend) if isinstance(model, LazyBackend) else type(model)
-    return callable(getattr(cls, "generate_one", None))
-
-
-async def gather_or_raise(work: list[Any]) -> None:
-    """Run every coroutine; the first error cancels the others and is raised as it is (not in a group)."""
-    tasks = [asyncio.ensure_future(w) for w in work]
-    try:
-        for task in asyncio.as_completed(tasks):
-            await task
-    finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 async def _in_loop(model: Any, work: Any) -> Any:

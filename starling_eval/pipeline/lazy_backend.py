@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from starling_eval.registry import backend_class
-from starling_eval.spec import ModelSpec, canonical_json, sha256_text
+from starling_eval.spec import ModelSpec, RunSpec, canonical_json, sha256_text
 from starling_eval.store.cache import CallCache
 
 
@@ -87,3 +87,12 @@ def identity_memo_key(spec: ModelSpec) -> str | None:
         "model": fields, "weights": weights, "versions": versions,
         "template_file": sha256_file(template) if template and template.is_file() else None,
     }))
+
+
+def streams_turns(spec: RunSpec, model: Any) -> bool:
+    """Whether the backend answers one call at a time (a server: ``generate_one``), so a sample's next turn
+    can be sent as soon as its own previous turn is back; a local engine batches instead. Decided from the
+    class: a LazyBackend must not be built by the question."""
+    assert spec.model is not None
+    cls = backend_class(spec.model.backend) if isinstance(model, LazyBackend) else type(model)
+    return callable(getattr(cls, "generate_one", None))
