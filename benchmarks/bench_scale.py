@@ -45,16 +45,15 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from bench_warm_rerun import judge_server  # the same scripted local judge ("Rating: [[7]]" to MT-Bench prompts)
 
 SIZES = (1, 10, 100)
 FILES_PER_X = 1  # answer files per 1x of judging: 160 judgments each
 RUNS_PER_X = 5  # runs per 1x of the results folder
 GOAL = 1.2
-SCRIPT = [{"match": ".", "reply": "Rating: [[7]]"}]
 
 
 # -- answer files ---------------------------------------------------------------------------------------
@@ -165,16 +164,6 @@ def cli_run(cli_args: list[str], env: dict[str, str], tmp: Path, *, parse_json: 
     if parse_json:
         out["json"] = json.loads(proc.stdout)
     return out
-
-
-@contextmanager
-def judge_server(latency_ms: float, tmpdir: Path) -> Iterator[str]:
-    from starling_eval.testing.server import server_process
-
-    script = tmpdir / "judge-script.json"
-    script.write_text(json.dumps(SCRIPT))
-    with server_process("--latency-ms", str(latency_ms), "--script", str(script)) as base_url:
-        yield base_url
 
 
 # -- the two kinds of work ------------------------------------------------------------------------------
