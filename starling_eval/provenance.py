@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import platform
 import subprocess
 import sys
@@ -12,14 +13,20 @@ PACKAGES = ("starling-eval", "torch", "transformers", "tokenizers", "vllm", "vll
             "lm-eval", "alpaca-eval", "pydantic")
 
 
-def package_versions() -> dict[str, str]:
-    out = {}
+@functools.cache
+def _package_versions() -> tuple[tuple[str, str], ...]:
+    """Read once per process: the packages a process imported cannot change under it."""
+    out = []
     for name in PACKAGES:
         try:
-            out[name] = version(name)
+            out.append((name, version(name)))
         except PackageNotFoundError:
             continue
-    return out
+    return tuple(out)
+
+
+def package_versions() -> dict[str, str]:
+    return dict(_package_versions())
 
 
 def git_commit(where: Path | None = None) -> dict[str, str | bool] | None:

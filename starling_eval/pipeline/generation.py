@@ -285,7 +285,8 @@ async def _generate_all(
         """Record what the cache holds; return the rest."""
         hits = cache.get_many(p.key for p in todo)
         reused = [p for p in todo if p.key in hits]
-        record(reused, [Completion(**hits[p.key]) for p in reused], cached=True)
+        if reused:
+            record(reused, [Completion(**hits[p.key]) for p in reused], cached=True)
         return [p for p in todo if p.key not in hits]
 
     async def obtain(misses: list[Pending], flight: SingleFlight) -> None:
@@ -302,13 +303,15 @@ async def _generate_all(
         keys = {p.key for p in misses}
         flight.release(f["cache_key"] for f in failures if f.get("cache_key") in keys)
 
-    async def chain(sample: Sample, turn: int, flight: SingleFlight) -> None:
-        """One sample's turns in order, each sent the moment the one before it is back."""
-        for t in range(turn, len(sample.turns)):
+    async def chain(first: Pending, flight: SingleFlight) -> None:
+        """One sample's turns in order, each sent the moment the one before it is back (``first``: a turn the
+        cache was just asked for; a value stored since then is found by the claim)."""
+        sample = first.sample
+        for t in range(first.turn, len(sample.turns)):
             if sample.id in failed_items:
                 return
             if (sample.id, t + 1) not in finished:
-                await obtain(from_cache([pending(sample, t)]), flight)
+                await obtain([first] if t == first.turn else from_cache([pending(sample, t)]), flight)
             if (sample.id, t + 1) not in finished:
                 return  # neither answered nor failed (cannot happen): its later turns have no prompt
 
@@ -326,7 +329,7 @@ async def _generate_all(
 
             async def worker() -> None:
                 for p in queue:
-                    await chain(p.sample, p.turn, flight)
+                    await chain(p, flight)
 
             await gather_or_raise([worker() for _ in range(min(len(todo), max(1, spec.model.concurrency)))])
         else:
