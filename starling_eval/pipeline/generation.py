@@ -335,10 +335,11 @@ async def _generate_all(
         else:
             # a local engine batches: each wave holds every sample's next turn
             while todo:
-                before = len(finished) + len(failures)
-                await obtain(rest, flight)
-                if len(finished) + len(failures) == before:
-                    break  # nothing answered nor failed (cannot happen): never loop on it
+                if rest:  # (empty when the cache held every one of them: on to the next turns)
+                    before = len(finished) + len(failures)
+                    await obtain(rest, flight)
+                    if len(finished) + len(failures) == before:
+                        break  # nothing answered nor failed (cannot happen): never loop on it
                 todo = next_turns()
                 rest = from_cache(todo)
 
