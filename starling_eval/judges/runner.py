@@ -81,6 +81,7 @@ class JudgeStream:
         self._ready, self._idle = asyncio.Event(), asyncio.Event()
         self._idle.set()
         self._drainer = asyncio.ensure_future(self._drain())
+        self._drainer.add_done_callback(_retrieved)
         return self
 
     async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
@@ -168,6 +169,7 @@ class JudgeStream:
         return key, reply, error
 
     def _land(self, task: asyncio.Task) -> None:
+        _retrieved(task)
         self._tasks.discard(task)
         self._finished.append(task)
         self._ready.set()
@@ -265,7 +267,7 @@ class JudgeStream:
             if self._finished:  # replies that arrived before an error elsewhere stopped the session: kept
                 try:
                     self._store_landed()
-                except Exception:
+                except BaseException:  # the error already on its way out is the one to report
                     pass
             for task in [*self._tasks, *([self._drainer] if self._drainer else [])]:
                 task.cancel()
@@ -277,6 +279,14 @@ class JudgeStream:
                 if hasattr(self._client, "aclose"):
                     await self._client.aclose()
             self._flight.__exit__(None, None, None)
+
+
+def _retrieved(task: asyncio.Task) -> None:
+    """Mark a finished task's exception as seen. A signal (SIGINT, or SIGTERM as the CLI raises it) that lands
+    while a task runs is stored in that task and leaves the event loop at once; unseen, asyncio would print
+    "Task exception was never retrieved" with a traceback after the one-line "interrupted" message."""
+    if not task.cancelled():
+        task.exception()
 
 
 async def judge_all(

@@ -182,6 +182,8 @@ def answer_files(bench: Any, paths: Sequence[Path], option: str = "--answers") -
 async def gather_or_raise(work: list[Any]) -> None:
     """Run every coroutine; the first error cancels the others and is raised as it is (not in a group)."""
     tasks = [asyncio.ensure_future(w) for w in work]
+    for task in tasks:  # a signal stored in a task leaves the loop at once: seen, so asyncio prints nothing
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())
     try:
         for task in asyncio.as_completed(tasks):
             await task

@@ -165,6 +165,7 @@ class JudgingAlongside:
         try:
             async with self.stream:
                 self.generation = asyncio.ensure_future(work)
+                self.generation.add_done_callback(lambda t: t.cancelled() or t.exception())  # a signal: no log
                 try:
                     result = await self.generation
                 except asyncio.CancelledError:
