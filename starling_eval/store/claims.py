@@ -59,6 +59,7 @@ class SingleFlight:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.waited = 0  # keys another process was already calling: their values were waited for, not paid again
+        self._claimed: set[str] = set()  # keys this context claimed (a stored value ends a claim in the cache)
 
     def __enter__(self) -> SingleFlight:
         self._thread = threading.Thread(target=self._heartbeat, name="starling-eval-claims", daemon=True)
@@ -69,7 +70,9 @@ class SingleFlight:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
-        self.cache.release_claims(OWNER)
+        # only this context's claims: another context of the same process (judging beside generation) may still
+        # be calling for its own keys, and a claim dropped under it would let a second process pay again
+        self.cache.release_claims(OWNER, sorted(self._claimed))
 
     def _heartbeat(self) -> None:
         while not self._stop.wait(self.ttl_s / 4):
@@ -80,11 +83,15 @@ class SingleFlight:
 
     def claim(self, keys: Iterable[str]) -> tuple[list[str], list[str], dict[str, Any]]:
         """(keys now ours to call, keys another live process is calling, values that appeared meanwhile)."""
-        return self.cache.claim(list(keys), OWNER, self.ttl_s)
+        mine, others, found = self.cache.claim(list(keys), OWNER, self.ttl_s)
+        self._claimed.update(mine)
+        return mine, others, found
 
     def release(self, keys: Iterable[str]) -> None:
         """Give up claims without a value (the call failed): a waiting process takes them over."""
-        self.cache.release_claims(OWNER, list(keys))
+        keys = list(keys)
+        self.cache.release_claims(OWNER, keys)
+        self._claimed.difference_update(keys)
 
     async def settle(self, others: list[str]) -> AsyncIterator[tuple[dict[str, Any], list[str]]]:
         """Wait for keys another process claimed: yields (values that appeared, keys that became ours because
