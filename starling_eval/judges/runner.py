@@ -43,7 +43,7 @@ from starling_eval.store.cache import CallCache
 from starling_eval.store.claims import SingleFlight
 
 __all__ = ["JudgeOutcome", "JudgeStream", "JudgeTally", "JudgeUnsupported", "judge_all", "judge_key",
-           "newest_attempts"]
+           "mark_seen", "newest_attempts"]
 
 
 class JudgeStream:
@@ -81,7 +81,7 @@ class JudgeStream:
         self._ready, self._idle = asyncio.Event(), asyncio.Event()
         self._idle.set()
         self._drainer = asyncio.ensure_future(self._drain())
-        self._drainer.add_done_callback(_retrieved)
+        self._drainer.add_done_callback(mark_seen)
         return self
 
     async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
@@ -169,7 +169,7 @@ class JudgeStream:
         return key, reply, error
 
     def _land(self, task: asyncio.Task) -> None:
-        _retrieved(task)
+        mark_seen(task)
         self._tasks.discard(task)
         self._finished.append(task)
         self._ready.set()
@@ -281,7 +281,7 @@ class JudgeStream:
             self._flight.__exit__(None, None, None)
 
 
-def _retrieved(task: asyncio.Task) -> None:
+def mark_seen(task: asyncio.Task) -> None:
     """Mark a finished task's exception as seen. A signal (SIGINT, or SIGTERM as the CLI raises it) that lands
     while a task runs is stored in that task and leaves the event loop at once; unseen, asyncio would print
     "Task exception was never retrieved" with a traceback after the one-line "interrupted" message."""

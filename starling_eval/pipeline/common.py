@@ -181,9 +181,11 @@ def answer_files(bench: Any, paths: Sequence[Path], option: str = "--answers") -
 
 async def gather_or_raise(work: list[Any]) -> None:
     """Run every coroutine; the first error cancels the others and is raised as it is (not in a group)."""
+    from starling_eval.judges.runner import mark_seen
+
     tasks = [asyncio.ensure_future(w) for w in work]
     for task in tasks:  # a signal stored in a task leaves the loop at once: seen, so asyncio prints nothing
-        task.add_done_callback(lambda t: t.cancelled() or t.exception())
+        task.add_done_callback(mark_seen)
     try:
         for task in asyncio.as_completed(tasks):
             await task

@@ -23,7 +23,7 @@ from typing import Any
 
 from starling_eval.adapters.base import Sample
 from starling_eval.judges.client import JudgeClient, judge_identity
-from starling_eval.judges.runner import JudgeOutcome, JudgeStream, JudgeTally, judge_all, newest_attempts
+from starling_eval.judges.runner import JudgeOutcome, JudgeStream, JudgeTally, judge_all, mark_seen, newest_attempts
 from starling_eval.pipeline.common import Prepared, Progress
 from starling_eval.spec import JudgeRequest, JudgeSpec
 from starling_eval.store.files import append_jsonl, read_jsonl, repair_jsonl, write_jsonl_atomic
@@ -165,7 +165,7 @@ class JudgingAlongside:
         try:
             async with self.stream:
                 self.generation = asyncio.ensure_future(work)
-                self.generation.add_done_callback(lambda t: t.cancelled() or t.exception())  # a signal: no log
+                self.generation.add_done_callback(mark_seen)  # a signal stored in it: no asyncio log
                 try:
                     result = await self.generation
                 except asyncio.CancelledError:
