@@ -139,7 +139,8 @@ JudgeMode = Literal["single", "pairwise-baseline", "pairwise-all"]
 
 # JudgeSpec fields that change how fast or how expensive judging is, never what the judge says:
 # left out of the spec hash so that changing them resumes the same run.
-JUDGE_OPERATIONAL_FIELDS = {"concurrency", "timeout_s", "max_retries", "timeout_retries", "price_in", "price_out"}
+JUDGE_OPERATIONAL_FIELDS = {"concurrency", "timeout_s", "max_retries", "timeout_retries", "price_in", "price_out",
+                            "batch", "batch_size", "batch_poll_s", "batch_price_in", "batch_price_out"}
 # the same for a served model: how hard its endpoint is pushed, never what it answers
 MODEL_OPERATIONAL_FIELDS = ("concurrency", "timeout_s", "max_retries", "timeout_retries")
 
@@ -164,6 +165,12 @@ class JudgeSpec(BaseModel):
     price_out: float | None = Field(default=None, ge=0)  # USD per 1M completion tokens
     # a reward model as the judge (pairwise modes): the answer it rewards higher wins; ``model`` is its label
     reward_model: RewardSpec | None = None
+    # OpenAI's Batch API instead of one call per judgment: the same replies (and cache keys), at the batch price
+    batch: bool = False
+    batch_size: int | None = Field(default=None, ge=1, le=50_000)  # requests per batch [the API's limit]
+    batch_poll_s: float = Field(default=5.0, gt=0)  # the first wait between polls; it grows to a minute
+    batch_price_in: float | None = Field(default=None, ge=0)  # USD per 1M tokens at the batch rate (overrides)
+    batch_price_out: float | None = Field(default=None, ge=0)
 
 
 class AnswerFile(BaseModel):

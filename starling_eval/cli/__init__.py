@@ -1,7 +1,7 @@
 """The ``starling-eval`` command line: the click group and its global options; one module per command group.
 
 ``run`` (run, generate, score), ``results`` (show, list, export), ``report`` (leaderboard, report), ``gate``,
-``goodhart`` and ``data`` each build a spec or a query from their options, call the library, and own the
+``goodhart``, ``data`` and ``batches`` each build a spec or a query from their options, call the library, and own the
 console. What they share is in ``options`` (option decorators), ``specs`` (options to specs), ``errors`` (exit
 codes, one-line input errors) and ``console`` (rich, progress, JSON); ``cards`` prints a Goodhart card for
 ``goodhart card`` and ``show``. No command module imports another, and nothing outside this package imports it.
@@ -18,7 +18,7 @@ from pathlib import Path
 import click
 
 from starling_eval import __version__
-from starling_eval.cli import data, gate, goodhart, report, results, run
+from starling_eval.cli import batches, data, gate, goodhart, report, results, run
 from starling_eval.cli.group import HouseGroup
 from starling_eval.cli.group import _set_data_dir as set_data_dir
 
@@ -44,5 +44,5 @@ def main(ctx: click.Context, results: Path) -> None:
 
 
 for command in (run.run, run.generate, run.score, results.show, results.list_, results.export, report.leaderboard,
-                report.report, gate.gate, goodhart.goodhart, data.data):
+                report.report, gate.gate, goodhart.goodhart, data.data, batches.batches):
     main.add_command(command)

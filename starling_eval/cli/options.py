@@ -29,7 +29,7 @@ JUDGE_OPTIONS = (("judge_model", "--judge-model"), ("judge_base_url", "--judge-b
                  ("judge_reward_model", "--judge-reward-model"),
                  ("judge_mode", "--judge-mode"), ("baseline", "--baseline"), ("ae_version", "--version"),
                  ("annotator", "--annotator"), ("judge_price", "--judge-price"), ("judge_max_tokens", "--judge-max-tokens"),
-                 ("retry_failed", "--retry-failed"))
+                 ("retry_failed", "--retry-failed"), ("judge_batch", "--judge-batch"))
 
 
 def _apply(fn: Any, options: Sequence[Callable[[Any], Any]]) -> Any:
@@ -58,6 +58,21 @@ def endpoint_options(flags: tuple[str, str, str, str], who: str, *, concurrency:
         click.option(timeout_retries_flag, default=1, show_default=True, type=click.IntRange(min=0),
                      help=f"{who}re-sends after a client-side timeout (each may be billed again; counted as "
                           "possibly_billed_twice)."),
+    ]
+
+
+def batch_options(prefix: str) -> list[Any]:
+    """--PREFIX-batch and its two settings: judging through OpenAI's Batch API."""
+    return [
+        click.option(f"--{prefix}-batch", "judge_batch", is_flag=True,
+                     help="Send the judgments not in the cache through OpenAI's Batch API: half the price, done within "
+                          "24 h. Interrupt any time: the batch runs on, and a re-run (or `starling-eval batches "
+                          "resume`) collects it without submitting it again."),
+        click.option(f"--{prefix}-batch-size", "judge_batch_size", default=None, type=click.IntRange(1, 50_000),
+                     help="Requests per batch [default: the API's limit, 50,000; files are kept under 200 MB]."),
+        click.option(f"--{prefix}-batch-poll", "judge_batch_poll", default=5.0, show_default=True,
+                     type=click.FloatRange(min=0.01), help="Seconds before the first status poll; each wait is 1.5x "
+                                                            "the last, up to a minute."),
     ]
 
 
@@ -137,7 +152,9 @@ def judge_options(fn: Any) -> Any:
                           "alpacaeval the annotator's]. Another cap is another judge setup: its runs are compared "
                           "only with each other."),
         click.option("--judge-price", default=None, metavar="IN/OUT",
-                     help="USD per 1M prompt/completion tokens, overriding the price table (e.g. 30/60)."),
+                     help="USD per 1M prompt/completion tokens, overriding the price table (e.g. 30/60); "
+                          "IN/OUT/BATCH_IN/BATCH_OUT sets the Batch API's too [default: half]."),
+        *batch_options("judge"),
         click.option("--answers", "answer_files", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
                      help="Judge existing answers instead of generating (repeatable): FastChat model_answer JSONL "
                           "(mtbench), alpaca_eval model_outputs.json (alpacaeval)."),
@@ -216,7 +233,9 @@ def judge_choice_options(prefix: str, what: str) -> Any:
             click.option(f"--{prefix}-concurrency", "judge_concurrency", default=32, show_default=True,
                          type=click.IntRange(min=1), help="Judge requests in flight."),
             click.option(f"--{prefix}-price", "judge_price", default=None, metavar="IN/OUT",
-                         help="USD per 1M prompt/completion tokens, overriding the price table."),
+                         help="USD per 1M prompt/completion tokens, overriding the price table "
+                              "(IN/OUT/BATCH_IN/BATCH_OUT: the Batch API's too)."),
+            *batch_options(prefix),
             click.option(f"--{prefix}-reward-model", "judge_reward_model", default=None,
                          help=f"{what}: a reward model instead (folder or hub id), described by the --rm-* options."),
             click.option("--rm-preset", type=click.Choice(["starling-rm-7b", "starling-rm-34b"]), default=None),

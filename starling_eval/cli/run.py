@@ -200,18 +200,30 @@ def _report_plan(plan: dict[str, Any], as_json: bool) -> None:
 
     table = Table(title=f"dry run · {plan['benchmark']} · {plan['model']} · judge {plan['judge']} ({plan['mode']})",
                   show_header=False)
-    cost = plan["estimated_cost_usd"]
+    def usd(cost: float | None) -> str:
+        return f"${cost:.2f}" if cost is not None else plan["price"]["source"]
+
+    chosen = " (--judge-batch)" if plan["batch"] else ""
     for label, value in [
         ("items", plan["items"]),
         ("generation calls", plan["generation_calls"]),
         ("judge calls", f"{plan['judge_calls']} ({plan['judge_from_cache']} of {plan['judge_requests']} from the cache)"),
         ("estimated judge tokens (prompt / completion)",
          f"{plan['estimated_prompt_tokens']} / {plan['estimated_completion_tokens']}"),
-        ("estimated judge cost", f"${cost:.2f}" if cost is not None else plan["price"]["source"]),
+        ("estimated judge cost", f"{usd(plan['estimated_cost_usd'])} interactive · "
+                                 f"{usd(plan['estimated_batch_cost_usd'])} through the Batch API{chosen}"),
         ("note", plan["estimate_note"]),
     ]:
         table.add_row(label, str(value))
     rich_console().print(table)
+
+
+def _batches_line(batches: dict[str, int]) -> str:
+    """``2 batches submitted, 1 resumed, at the batch price``"""
+    parts = [f"{batches.get('batches_submitted', 0)} batch(es) submitted"]
+    if batches.get("batches_adopted"):
+        parts.append(f"{batches['batches_adopted']} resumed")
+    return ", ".join(parts) + ", at the batch price"
 
 
 def _report_evaluation(result: Any, as_json: bool) -> None:
@@ -236,7 +248,8 @@ def _report_evaluation(result: Any, as_json: bool) -> None:
         usage = judging["usage"]
         cost = usage["paid_now"]["cost_usd"]
         console.print(
-            f"run {result.run.run_id} ({manifest['status']}): {counts['called']} judge calls made, "
+            f"run {result.run.run_id} ({manifest['status']}): {counts['called']} judge calls made"
+            + (f" (through {_batches_line(counts['batches'])})" if counts.get("batches") else "") + ", "
             f"{counts['from_cache']} from the cache, {usage['paid_now']['prompt_tokens']} + "
             f"{usage['paid_now']['completion_tokens']} tokens"
             + (f" ≈ ${cost:.4f}" if cost is not None else f" ({usage['price']['source']})")

@@ -111,12 +111,13 @@ def build_judge(bench: Any, o: dict[str, Any]) -> Any:
     from starling_eval.spec import JudgeSpec
 
     defaults = bench.judge_defaults(int(o["ae_version"]) if o["ae_version"] else None, o["annotator"])
-    price_in, price_out = price_override(o["judge_price"])
+    price_in, price_out, batch_in, batch_out = price_override(o["judge_price"])
     mode, model, reward_model = o["judge_mode"] or defaults["mode"], o["judge_model"] or defaults["model"], None
     if o["judge_reward_model"]:
         refuse_options("--judge-reward-model", o, (("judge_model", "--judge-model"), ("judge_base_url", "--judge-base-url"),
                                                     ("judge_price", "--judge-price"), ("dry_run", "--dry-run"),
-                                                    ("judge_max_tokens", "--judge-max-tokens")),
+                                                    ("judge_max_tokens", "--judge-max-tokens"),
+                                                    ("judge_batch", "--judge-batch")),
                         "API judges")
         if o["judge_mode"] == "single":
             raise InputError("--judge-mode single: a reward-model judge compares two answers; use pairwise-baseline "
@@ -129,7 +130,8 @@ def build_judge(bench: Any, o: dict[str, Any]) -> Any:
                      baseline=o["baseline"] or defaults["baseline"], reference=o["reference"],
                      annotator=defaults["annotator"], concurrency=o["judge_concurrency"], timeout_s=o["judge_timeout"],
                      max_retries=o["judge_max_retries"], timeout_retries=o["judge_timeout_retries"],
-                     max_tokens=o["judge_max_tokens"], price_in=price_in, price_out=price_out)
+                     max_tokens=o["judge_max_tokens"], price_in=price_in, price_out=price_out,
+                     **batch_fields(o, batch_in, batch_out))
 
 
 def answer_sources(bench: Any, paths: tuple[Path, ...]) -> list[Any]:
@@ -175,9 +177,21 @@ def judge_spec(o: dict[str, Any], flag: str) -> Any:
     if bool(o["judge_model"]) == bool(o["judge_reward_model"]):
         raise InputError(f"give exactly one of --{flag}-model or --{flag}-reward-model")
     if o["judge_reward_model"]:
+        if o.get("judge_batch"):
+            raise InputError(f"--{flag}-batch: a reward-model judge runs here, not through the Batch API")
         options = {"revision": None, "rm_padding_side": "right", "trust_remote_code": False, **o}
         reward = build_reward_spec(options, o["judge_reward_model"], None)
         return JudgeSpec(model=reward.label, reward_model=reward)
-    price_in, price_out = price_override(o["judge_price"])
+    price_in, price_out, batch_in, batch_out = price_override(o["judge_price"])
     return JudgeSpec(model=o["judge_model"], base_url=o["judge_base_url"], api_key_env=o["judge_api_key_env"],
-                     concurrency=o["judge_concurrency"], price_in=price_in, price_out=price_out)
+                     concurrency=o["judge_concurrency"], price_in=price_in, price_out=price_out,
+                     **batch_fields(o, batch_in, batch_out))
+
+
+def batch_fields(o: dict[str, Any], batch_in: float | None, batch_out: float | None) -> dict[str, Any]:
+    """The JudgeSpec's Batch-API fields from --judge-batch, --judge-batch-size, --judge-batch-poll."""
+    for key, flag in (("judge_batch_size", "--judge-batch-size"),):
+        if o.get(key) is not None and not o.get("judge_batch"):
+            raise InputError(f"{flag}: only with --judge-batch")
+    return {"batch": bool(o.get("judge_batch")), "batch_size": o.get("judge_batch_size"),
+            "batch_poll_s": o.get("judge_batch_poll") or 5.0, "batch_price_in": batch_in, "batch_price_out": batch_out}

@@ -120,23 +120,13 @@ class JudgeClient:
         return judge_identity(self.spec)
 
     async def ask(self, request: JudgeRequest) -> tuple[dict[str, Any] | None, str | None]:
-        body: dict[str, Any] = {
-            "model": self.spec.model,
-            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
-            "temperature": request.temperature,
-            "max_tokens": request.max_tokens,
-            "n": 1,
-        }
-        if request.top_logprobs is not None:
-            body["logprobs"] = True
-            body["top_logprobs"] = request.top_logprobs
-
+        body = request_body(self.spec.model, request)
         timeout = request_timeout(timeout_for(request.max_tokens, self.spec.timeout_s))
 
         async def send() -> dict[str, Any]:
             async with self.limit:
                 response = await self._client.chat.completions.create(**body, timeout=timeout)
-            reply = _reply(response, request)  # MalformedReply: retried like a 5xx
+            reply = stored_reply(response, request.top_logprobs is not None)  # MalformedReply: retried like a 5xx
             self.limit.succeeded()
             return reply
 
@@ -152,8 +142,24 @@ class JudgeClient:
         await self._client.close()
 
 
-def _reply(response: Any, request: JudgeRequest) -> dict[str, Any]:
-    """The stored form of a judge's reply; MalformedReply when the body is not a usable chat completion."""
+def request_body(model: str, request: JudgeRequest) -> dict[str, Any]:
+    """The chat-completion body of a judge request: sent as is, or as one line of a Batch-API input file."""
+    body: dict[str, Any] = {
+        "model": model,
+        "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+        "temperature": request.temperature,
+        "max_tokens": request.max_tokens,
+        "n": 1,
+    }
+    if request.top_logprobs is not None:
+        body["logprobs"] = True
+        body["top_logprobs"] = request.top_logprobs
+    return body
+
+
+def stored_reply(response: Any, logprobs: bool) -> dict[str, Any]:
+    """The stored form of a judge's reply (``logprobs``: the request asked for them); MalformedReply when the
+    body is not a usable chat completion."""
     choice, text = completion_text(response, allow_empty=False)  # an empty judgment holds no verdict to parse
     prompt_tokens, completion_tokens = usage_tokens(response)
     reply: dict[str, Any] = {
@@ -163,7 +169,7 @@ def _reply(response: Any, request: JudgeRequest) -> dict[str, Any]:
         "completion_tokens": completion_tokens,
         "logprobs": None,
     }
-    if request.top_logprobs is not None:
+    if logprobs:
         # kept even without logprobs: the call was paid for, and the verdict parser reports what is missing
         content = getattr(choice.logprobs, "content", None) if getattr(choice, "logprobs", None) is not None else None
         try:

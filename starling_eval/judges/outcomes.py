@@ -53,6 +53,7 @@ class JudgeOutcome:
             "completion_tokens": reply.get("completion_tokens"),
             "finish_reason": reply.get("finish_reason"),  # "length": cut at max_tokens
             "cache_key": self.key,
+            **({"batch_id": reply["batch_id"]} if reply.get("batch_id") else {}),  # answered in an API batch
         }
 
 
@@ -70,9 +71,13 @@ class JudgeTally:
     prompt_tokens: int = 0  # paid in this run (cache hits cost nothing)
     completion_tokens: int = 0
     retries: dict[str, int] = field(default_factory=dict)
+    batches: dict[str, int] = field(default_factory=dict)  # Batch API: batches submitted / adopted, requests sent
 
     def as_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        out = dict(self.__dict__)
+        if not out["batches"]:
+            out.pop("batches")  # interactive judging: no batch counts
+        return out
 
 
 def judge_key(identity: Mapping[str, Any], request: JudgeRequest, attempt: int = 0) -> str:

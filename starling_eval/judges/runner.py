@@ -144,6 +144,9 @@ class JudgeStream:
         stops the run after one paid call, not after every call in flight."""
         if not keys:
             return
+        self._client = self._client or self.connect()
+        if not getattr(self._client, "probe_first", True):  # a batch client: a probe would be a whole batch
+            self._probed = True
         if not self._probed and not self._probing and self._first[keys[0]][0].top_logprobs is not None:
             self._probing = True
             self._start(keys[0])
@@ -165,7 +168,11 @@ class JudgeStream:
         task.add_done_callback(self._land)
 
     async def _ask(self, key: str) -> tuple[str, dict[str, Any] | None, str | None]:
-        reply, error = await self._client.ask(self._first[key][0])
+        request = self._first[key][0]
+        if hasattr(self._client, "ask_keyed"):  # a batch client names each line by its cache key
+            reply, error = await self._client.ask_keyed(request, key)
+        else:
+            reply, error = await self._client.ask(request)
         return key, reply, error
 
     def _land(self, task: asyncio.Task) -> None:
@@ -276,6 +283,7 @@ class JudgeStream:
             if self._client is not None:
                 self.tally.retries = dict(getattr(self._client, "retries", {}))
                 self.tally.possibly_billed_twice = getattr(self._client, "possibly_billed_twice", 0)
+                self.tally.batches = dict(getattr(self._client, "counts", {}))
                 if hasattr(self._client, "aclose"):
                     await self._client.aclose()
             self._flight.__exit__(None, None, None)

@@ -80,7 +80,8 @@ def evaluate(
         generation = None
         if spec.answers:
             manifest["answers"] = [a.model_dump() for a in spec.answers]
-        elif spec.judge.reward_model is None and overlap:  # an API judge: each sample judged once it is answered
+        elif spec.judge.reward_model is None and overlap and not spec.judge.batch:
+            # an API judge: each sample judged once it is answered (a batch judge: all at once, after)
             alongside = JudgingAlongside(prep, spec.label, spec.judge, run.file(JUDGMENTS), cache,
                                          retry_failed=retry_failed, progress=progress, judge_client=judge_client)
             generation = generate_into(spec, prep.bench, prep.samples, run, manifest, cache, progress=progress,
@@ -91,7 +92,7 @@ def evaluate(
         else:
             generation = generate_into(spec, prep.bench, prep.samples, run, manifest, cache, progress=progress, model=model)
             answers = {spec.label: generation.answers}
-        if generation is None or spec.judge.reward_model is not None or not overlap:
+        if generation is None or spec.judge.reward_model is not None or not overlap or spec.judge.batch:
             requests, missing = judge_requests(prep, answers, spec.judge)
             # in answer files, a question without an answer was not answered: its own count, never a failure
             missing, unanswered = _split_not_answered(missing) if spec.answers else (missing, [])
@@ -168,6 +169,9 @@ def judging_summary(judge: JudgeSpec, rows: list[dict], tally: JudgeTally, missi
     price = _judge_price(judge)
     total_in = sum(r.get("prompt_tokens") or 0 for r in rows)
     total_out = sum(r.get("completion_tokens") or 0 for r in rows)
+    # judgments answered in a Batch-API batch cost the batch price, whichever run asked for them
+    batch_in = sum(r.get("prompt_tokens") or 0 for r in rows if r.get("batch_id"))
+    batch_out = sum(r.get("completion_tokens") or 0 for r in rows if r.get("batch_id"))
     failures: dict[str, int] = {}
     for r in rows:
         if r.get("failure"):
@@ -188,12 +192,14 @@ def judging_summary(judge: JudgeSpec, rows: list[dict], tally: JudgeTally, missi
         "format_warning": _format_warning(len(judged), unparsable, cut),
         "usage": {
             "paid_now": {"prompt_tokens": tally.prompt_tokens, "completion_tokens": tally.completion_tokens,
-                         "cost_usd": price.cost(tally.prompt_tokens, tally.completion_tokens),
+                         "cost_usd": price.cost(tally.prompt_tokens, tally.completion_tokens, batch=judge.batch),
                          # re-sent after a client-side timeout: the abandoned first send may be billed too
                          "possibly_billed_twice": tally.possibly_billed_twice},
             "all_judgments": {"prompt_tokens": total_in, "completion_tokens": total_out,
-                              "cost_usd": price.cost(total_in, total_out)},
-            "price": {"prompt_per_1m": price.prompt, "completion_per_1m": price.completion, "source": price.source},
+                              "cost_usd": _sum_costs(price.cost(total_in - batch_in, total_out - batch_out),
+                                                     price.cost(batch_in, batch_out, batch=True)),
+                              "through_batches": {"prompt_tokens": batch_in, "completion_tokens": batch_out}},
+            "price": _price_doc(price),
         },
     }
 
@@ -210,10 +216,20 @@ def _format_warning(judged: int, unparsable: int, cut: int) -> str | None:
             + ": is this judge able to follow the prompt's verdict format?")
 
 
+def _sum_costs(*costs: float | None) -> float | None:
+    return None if None in costs else round(sum(costs), 6)  # type: ignore[arg-type]
+
+
+def _price_doc(price: Price) -> dict[str, Any]:
+    return {"prompt_per_1m": price.prompt, "completion_per_1m": price.completion,
+            "batch_prompt_per_1m": price.batch_prompt, "batch_completion_per_1m": price.batch_completion,
+            "source": price.source}
+
+
 def _judge_price(judge: Any) -> Any:
     if judge.reward_model is not None:
-        return Price(0.0, 0.0, "a local reward model: no API cost")
-    return price_for(judge.model, judge.price_in, judge.price_out)
+        return Price(0.0, 0.0, "a local reward model: no API cost", 0.0, 0.0)
+    return price_for(judge.model, judge.price_in, judge.price_out, judge.batch_price_in, judge.batch_price_out)
 
 
 def _decided_without_call(rows: list[dict]) -> dict[str, int]:
@@ -295,7 +311,9 @@ def plan(spec: RunSpec, results_root: Path) -> dict[str, Any]:
         "estimated_prompt_tokens": prompt_tokens,
         "estimated_completion_tokens": completion_tokens,
         "estimated_cost_usd": price.cost(prompt_tokens, completion_tokens),
-        "price": {"prompt_per_1m": price.prompt, "completion_per_1m": price.completion, "source": price.source},
+        "estimated_batch_cost_usd": price.cost(prompt_tokens, completion_tokens, batch=True),
+        "batch": spec.judge.batch,
+        "price": _price_doc(price),
         "estimate_note": (f"tokens ≈ characters/{CHARS_PER_TOKEN}; {EXPECTED_JUDGMENT_TOKENS} completion tokens per "
                           "judgment (or its max_tokens, if fewer); answers not generated yet counted at the full --max-new-tokens (upper bound)"),
     }

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from collections.abc import Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +49,7 @@ def judge_into(judge: JudgeSpec, path: Path, cache: Any, requests: list[JudgeReq
     """Judge through the cache, appending each stored batch to ``path`` (a judgments.jsonl); rewrite it
     ordered at the end. ``judge_client`` replaces the API client (tests), or is the RM of a reward-model judge."""
     file = JudgmentsFile(path)
-    identity, connect = judge_identity(judge), lambda: judge_client or JudgeClient(judge)
+    identity, connect = judge_identity(judge), judge_connector(judge, cache, judge_client, progress)
     if judge.reward_model is not None:
         from starling_eval.pipeline import reward_judge
 
@@ -90,6 +90,36 @@ class JudgmentsFile:
         return rows
 
 
+def judge_connector(judge: JudgeSpec, cache: Any, judge_client: Any = None,
+                    progress: Progress | None = None) -> Callable[[], Any]:
+    """What makes the judge's client, once something is not cached: ``judge_client`` (tests), the Batch-API
+    client for --judge-batch, or the interactive one."""
+    def connect() -> Any:
+        if judge_client is not None:
+            return judge_client
+        if judge.batch:
+            from starling_eval.judges.batch_client import BatchJudgeClient
+
+            return BatchJudgeClient(judge, cache, on_status=batch_status_reporter(progress))
+        return JudgeClient(judge)
+
+    return connect
+
+
+def batch_status_reporter(progress: Progress | None) -> Any:
+    """A batch's progress as its own bar: ``batch <id>``, requests finished of its total."""
+    if progress is None:
+        return None
+
+    def report(record: Any, batch: Any) -> None:
+        counts = batch.request_counts
+        done = (counts.completed + counts.failed) if counts else 0
+        total = counts.total if counts else record.requests
+        progress(f"batch {batch.id}", done, total or record.requests)
+
+    return report
+
+
 def judge_progress(progress: Progress | None) -> Any:
     def report(done: int, total: int) -> None:
         if progress:
@@ -116,7 +146,7 @@ class JudgingAlongside:
                  retry_failed: bool = False, progress: Progress | None = None, judge_client: Any = None):
         self.prep, self.label, self.judge, self.cache = prep, label, judge, cache
         self.file = JudgmentsFile(path)
-        self.stream = JudgeStream(judge_identity(judge), lambda: judge_client or JudgeClient(judge), cache,
+        self.stream = JudgeStream(judge_identity(judge), judge_connector(judge, cache, judge_client, progress), cache,
                                   attempts=self.file.attempts, retry_failed=retry_failed,
                                   on_outcomes=self.file.on_outcomes, progress=judge_progress(progress))
         self.waiting: dict[str, list[str]] = {}  # samples with new answers, their requests not built yet

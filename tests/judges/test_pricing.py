@@ -17,7 +17,10 @@ def test_cost_in_dollars_and_unknown_models_have_none():
 
 def test_override_and_its_errors():
     assert price_for("anything", 1.0, 2.0).cost(1_000_000, 1_000_000) == 3.0
-    assert parse_price("30/60") == (30.0, 60.0)
+    assert parse_price("30/60") == (30.0, 60.0, None, None)
+    assert parse_price("30/60/10/20") == (30.0, 60.0, 10.0, 20.0)
+    assert price_for("gpt-4").cost(1_000_000, 500_000, batch=True) == 30.0
+    assert price_for("anything", 1.0, 2.0).cost(1_000_000, 1_000_000, batch=True) == 1.5
     for bad in ("30", "a/b", "-1/2"):
         with pytest.raises(ValueError, match="--judge-price"):
             parse_price(bad)
