@@ -4,9 +4,9 @@ Batch judging fails in ways a chat server cannot show: a client killed between u
 the batch id, or mid-download; a batch that fails validation, expires half answered or is cancelled. Tests provoke
 each through the official ``openai`` SDK. Status is a function of a batch's age (no background thread); at its end
 its lines are answered once, in file order, by ``server.complete()``, so they count as served on ``GET /stats``.
-Each step appends an event before its hold, so a kill test can wait for one and kill the client during the hold.
-Run ``python -m starling_eval.testing.batch_server --port 0 --port-file PATH``. Loopback only, stdlib only.
-"""
+Each step appends an event before its hold, so a kill test can wait for one and kill the client during the hold
+(an upload whose client leaves during ``upload_before`` is not stored). ``python -m starling_eval.testing.batch_server
+--port 0 --port-file PATH`` runs it on loopback. Standard library only."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from starling_eval.testing.server import Behaviour, _Server, complete, make_handler
+from starling_eval.testing.server import Behaviour, _Server, _wait_unless_client_leaves, complete, make_handler
 
 ENDPOINT = "/v1/chat/completions"  # the only batch endpoint served: the judges only chat
 HOLD_STEPS = ("upload_before", "upload_after", "create_after", "retrieve", "content")
@@ -127,13 +127,12 @@ class BatchBehaviour:
             raise ValueError(f"holds must be among {', '.join(HOLD_STEPS)}; durations, holds, line_error_every and "
                              "expire_after must be >= 0")
         self.validating_s, self.in_progress_s, self.finalizing_s = validating_s, in_progress_s, finalizing_s
-        self.cancel_s, self.max_requests = cancel_s, max_requests
-        self.line_error_every, self.expire_after, self.holds = line_error_every, expire_after, dict(holds or {})
-        self.lock, self.files = threading.Lock(), dict[str, tuple[dict, bytes]]()
+        self.cancel_s, self.max_requests, self.line_error_every = cancel_s, max_requests, line_error_every
+        self.expire_after, self.holds, self.lock = expire_after, dict(holds or {}), threading.Lock()
+        self.files = dict[str, tuple[dict, bytes]]()
         self.batches = dict[str, _Batch]()  # in creation order, for newest-first listing
         self._submitted_ids, self.events = set[str](), list[str]()
-        for name in COUNTERS:
-            setattr(self, name, 0)
+        self.__dict__.update(dict.fromkeys(COUNTERS, 0))
 
     def stats(self) -> dict[str, Any]:
         """The ``GET /v1/batch_stats`` document: the counters and the events so far."""
@@ -148,8 +147,7 @@ class BatchBehaviour:
         """Record (and count) a step, then hold there; the event first, so a test waiting for it kills in the hold."""
         with self.lock:
             self.events.append(event)
-            if counter:
-                setattr(self, counter, getattr(self, counter) + 1)
+            setattr(self, counter, getattr(self, counter) + 1) if counter else None
         self.hold(step)
 
     def _store(self, data: bytes, filename: str, purpose: str) -> dict:
@@ -334,7 +332,9 @@ def make_batch_handler(behaviour: Behaviour, batches: BatchBehaviour) -> type[Ba
             if route[:3] == ("GET", "batches", False):
                 return batches.list_batches(query, behaviour)
             if route[:3] == ("POST", "files", False):
-                batches.mark("upload_received", "upload_before")  # body read, nothing stored yet
+                batches.mark("upload_received", "")  # body read; held while the client stays, nothing stored yet
+                if not _wait_unless_client_leaves(self.connection, batches.holds.get("upload_before", 0.0)):
+                    return 499, {"error": {"message": "the client left: nothing stored"}}
                 return batches.upload(self.headers.get("Content-Type", ""), body)
             if route[:3] == ("POST", "batches", False):
                 try:
