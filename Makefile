@@ -63,14 +63,15 @@ real-model: install
 # The main job on a fresh machine: MT-Bench end to end (generate → judge → score) on 3 questions with the real
 # SmolLM2 model, judged by the LOCAL TEST JUDGE (seeded random verdicts, no API key: the scores show the
 # pipeline working, not the model's quality), then the same command again: every answer and judgment comes
-# from the cache. Then three of the answers, each under its question.
+# from the cache. Then the same answers judged through the Batch API (the local server's Files and Batches
+# endpoints: upload, create, poll, read) by another local judge name, and three of the answers under their questions.
 DEMO_JUDGE_PORT ?= 18011
 DEMO_ARGS = --model-name SmolLM2-135M-Instruct --limit 3 --max-new-tokens 96 \
 	--judge-base-url http://127.0.0.1:$(DEMO_JUDGE_PORT)/v1 --judge-model local-test-judge
 demo: install real-model
 	@model=$$($(BIN)/python -m starling_eval.testing.real_model); rm -f results/.judge-port; \
-	$(BIN)/python -m starling_eval.testing.server --port $(DEMO_JUDGE_PORT) --port-file results/.judge-port \
-	  --random-verdicts single --seed 1 & judge=$$!; \
+	$(BIN)/python -m starling_eval.testing.batch_server --port $(DEMO_JUDGE_PORT) --port-file results/.judge-port \
+	  --random-verdicts single --seed 1 --validating-s 0.5 --in-progress-s 1 --finalizing-s 0.5 & judge=$$!; \
 	for i in $$(seq 100); do test -s results/.judge-port && break; sleep 0.1; done; \
 	echo "judge: local-test-judge (starling_eval.testing.server, seeded random verdicts): a stand-in, not GPT-4"; \
 	$(BIN)/starling-eval run mtbench --model $$model $(DEMO_ARGS) \
@@ -78,6 +79,9 @@ demo: install real-model
 	&& $(BIN)/python -c "import json; out = json.load(open('results/.demo-second.json')); \
 	print('second run:', out['judging']['counts']['called'], 'judge calls,', out['generation']['generated'], 'generations'); \
 	open('results/.demo-run', 'w').write(out['run_id'])" \
+	&& echo "the same answers, judged through the Batch API by local-test-judge-batch:" \
+	&& $(BIN)/starling-eval run mtbench --model $$model $(DEMO_ARGS) --judge-model local-test-judge-batch \
+	  --judge-batch --judge-batch-poll 0.5 \
 	&& $(BIN)/starling-eval show $$(cat results/.demo-run) --answers 3; \
 	status=$$?; kill $$judge; rm -f results/.judge-port results/.demo-second.json results/.demo-run; exit $$status
 

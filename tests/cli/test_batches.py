@@ -193,3 +193,17 @@ def test_batches_status_resume_and_cancel_without_a_run(tmp_path, data_dir, batc
     code, out, err = _cli(results, data_dir, *more)
     assert code == 0, err
     assert out["judging"]["counts"]["called"] == 2 and behaviour.stats()["duplicate_served"] == 0
+
+
+def test_goodhart_judge_through_the_batch_api_agrees_with_the_interactive_judge(tmp_path, data_dir, batch_server):
+    behaviour, batches, url = batch_server()
+    args = ("goodhart", "judge", "--judge-model", "judge", "--judge-base-url", url, "--limit", "3")
+    code, interactive, err = _cli(tmp_path / "interactive", data_dir, *args)
+    assert code == 0, err
+    code, batched, err = _cli(tmp_path / "batch", data_dir, *args, "--judge-batch", "--judge-batch-poll", "0.05")
+    assert code == 0, err
+    assert batches.stats()["batches_created"] == 1
+    assert batches.stats()["lines_submitted"] == batched["judging"]["counts"]["called"] == interactive["counts"]["requests"]
+    assert batched["agreement"] == interactive["agreement"]
+    res = run_cli("goodhart", "judge", "--judge-reward-model", "x", "--judge-batch", env=cli_env(data_dir))
+    assert res.returncode == 2 and "--judge-batch: a reward-model judge" in res.stderr
