@@ -10,14 +10,13 @@ and the table always show the same numbers.
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from starling_eval.report.figures import bars, figure, radar
 from starling_eval.report.leaderboard import Leaderboard
 from starling_eval.report.leaderboard_render import notes, to_html_table
 from starling_eval.store.runs import RunFolder, RunStore
@@ -36,76 +35,12 @@ figure { display: inline-block; margin: 0.5em; }
 """
 
 
-def _png(fig: Any) -> str:
-    import matplotlib.pyplot as plt
-
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
-    plt.close(fig)
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
-
-
-def _figure(uri: str, caption: str) -> str:
-    return f'<figure><img src="{uri}" alt="{html.escape(caption)}"><figcaption>{html.escape(caption)}</figcaption></figure>'
-
-
 def chosen_runs(lb: Leaderboard) -> list[RunFolder]:
     """The runs behind the leaderboard's cells, each once, in table order."""
     store = RunStore(Path(lb.results_root))
     ids = dict.fromkeys(cell.run_id for row in lb.rows for column in lb.columns
                         if (cell := lb.cell(row, column)) is not None)
     return [run for run_id in ids if (run := store.get(run_id)) is not None]
-
-
-def _radar(models: dict[str, dict[str, float]]) -> str:
-    """MT-Bench's 8 categories per model, on the 1-10 scale (FastChat's radar)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    categories = sorted({c for cats in models.values() for c in cats})
-    angles = np.linspace(0, 2 * np.pi, len(categories), endpoint=False).tolist()
-    fig, ax = plt.subplots(figsize=(5, 5), subplot_kw={"polar": True})
-    for model, cats in models.items():
-        values = [cats.get(c, 0.0) for c in categories]
-        ax.plot(angles + angles[:1], values + values[:1], label=model)
-        ax.fill(angles + angles[:1], values + values[:1], alpha=0.1)
-    ax.set_xticks(angles)
-    ax.set_xticklabels(categories, fontsize=8)
-    ax.set_ylim(0, 10)
-    ax.legend(loc="upper right", bbox_to_anchor=(1.35, 1.1), fontsize=7)
-    return _png(fig)
-
-
-def _bars(title: str, items: Sequence[tuple[str, float, Sequence[float] | None]], xlabel: str,
-          reference: float | None = None, second: Sequence[tuple[str, float]] | None = None) -> str:
-    """Horizontal bars with 95% CI whiskers; ``second`` draws a comparison bar per label (e.g. a baseline)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    labels = [label for label, _, _ in items]
-    fig, ax = plt.subplots(figsize=(6, 0.5 + 0.45 * len(labels) * (2 if second else 1)))
-    height = 0.4 if second else 0.7
-    offsets = [i + (height / 2 if second else 0) for i in range(len(labels))]
-    errors = [[max(0.0, v - ci[0]) if ci else 0.0 for _, v, ci in items],
-              [max(0.0, ci[1] - v) if ci else 0.0 for _, v, ci in items]]
-    ax.barh(offsets, [v for _, v, _ in items], height=height, xerr=errors, color="#1f77b4", capsize=3,
-            label="value")
-    if second:
-        ax.barh([i - height / 2 for i in range(len(labels))], [v for _, v in second], height=height, color="#bbbbbb",
-                label="longer-reply baseline")
-        ax.legend(fontsize=7)
-    if reference is not None:
-        ax.axvline(reference, color="#888", linestyle="--", linewidth=1)
-    ax.set_yticks(range(len(labels)))
-    ax.set_yticklabels(labels, fontsize=8)
-    ax.set_xlabel(xlabel)
-    ax.set_title(title, fontsize=10)
-    return _png(fig)
 
 
 def _latest_models(runs: Iterable[RunFolder], mode: str) -> list[tuple[RunFolder, dict[str, Any]]]:
@@ -120,9 +55,9 @@ def _latest_models(runs: Iterable[RunFolder], mode: str) -> list[tuple[RunFolder
 def plots(runs: Sequence[RunFolder]) -> list[str]:
     """Every plot the chosen runs allow, as figure HTML."""
     out = []
-    radar = {row["model"]: row["categories"] for run, row in _latest_models(runs, "single") if row.get("categories")}
-    if radar:
-        out.append(_figure(_radar(radar), "MT-Bench score by category (1-10)"))
+    by_category = {row["model"]: row["categories"] for run, row in _latest_models(runs, "single") if row.get("categories")}
+    if by_category:
+        out.append(figure(radar(by_category), "MT-Bench score by category (1-10)"))
     wins = [(f"{row['model']} vs {(run.scores() or {}).get('baseline')}", 100 * row["win_rate_adjusted"],
              [100 * x for x in (row.get("ci95") or {}).get("win_rate_adjusted") or []] or None)
             for run, row in _latest_models(runs, "pairwise-baseline") if row.get("win_rate_adjusted") is not None]
@@ -132,22 +67,22 @@ def plots(runs: Sequence[RunFolder]) -> list[str]:
               [row["win_rate"] - 1.96 * row["standard_error"], row["win_rate"] + 1.96 * row["standard_error"]])
              for run, row in _latest_models(runs, "alpacaeval") if row.get("win_rate") is not None]
     if wins:
-        out.append(_figure(_bars("win rate vs baseline (95% CI)", wins, "%", reference=50.0), "Win rates"))
+        out.append(figure(bars("win rate vs baseline (95% CI)", wins, "%", reference=50.0), "Win rates"))
     mmlu = [(f"{row['model']} · {group}", 100 * value, None) for run, row in _latest_models(runs, "mmlu")
             for group, value in sorted(row.get("groups", {}).items())]
     if mmlu:
-        out.append(_figure(_bars("MMLU accuracy by group", mmlu, "%", reference=25.0), "MMLU by group"))
+        out.append(figure(bars("MMLU accuracy by group", mmlu, "%", reference=25.0), "MMLU by group"))
     rm_rows = [row for _, row in _latest_models(runs, "reward-pairs")]
     if rm_rows:
         items = [(f"{r['model']} · {r['track']}", 100 * r["accuracy"], [100 * x for x in r["ci95"]] if r["ci95"] else None)
                  for r in rm_rows]
         baseline = [(label, 100 * (r["length_baseline"] or 0.0)) for (label, _, _), r in zip(items, rm_rows, strict=True)]
-        out.append(_figure(_bars("reward-model accuracy vs the longer-reply baseline", items, "%", reference=50.0,
+        out.append(figure(bars("reward-model accuracy vs the longer-reply baseline", items, "%", reference=50.0,
                                  second=baseline), "RM accuracy vs length baseline"))
     safety = [(row["model"], 100 * row["harmless_rate"], [100 * x for x in row["harmless_ci95"] or []] or None)
               for _, row in _latest_models(runs, "safety") if row.get("harmless_rate") is not None]
     if safety:
-        out.append(_figure(_bars("Safe-RLHF harmless rate", safety, "%"), "Harmless rate"))
+        out.append(figure(bars("Safe-RLHF harmless rate", safety, "%"), "Harmless rate"))
     return out
 
 
