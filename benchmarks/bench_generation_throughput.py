@@ -2,9 +2,9 @@
 
 Against the local OpenAI-compatible server with a fixed per-request latency, for several concurrencies:
   bound   N x latency / concurrency (what perfect overlap would give),
-  bare    a bare AsyncOpenAI client with a semaphore, each MT-Bench question's two turns chained (turn 2 sent
-          when its own turn 1 is back, as a chat needs), the questions concurrent (what Python + this server
-          reach here),
+  bare    a bare AsyncOpenAI client with a semaphore sending the same MT-Bench questions, each question's two
+          turns chained (turn 2, with turn 1's answer, sent when its own turn 1 is back, as a chat needs), the
+          questions concurrent (what Python + this server reach here),
   harness `pipeline.generate` (cache lookups, durable writes, retries, bookkeeping included);
   warm    the harness's run again with every answer cached: what it costs besides the calls (opening the run,
           provenance, writing the manifest, the answers and the index), paid once per run.
@@ -16,6 +16,7 @@ reaches the bound.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import statistics
 import sys
@@ -35,20 +36,26 @@ LIMIT = 80  # MT-Bench questions (all of them) -> 2 x LIMIT requests
 ROUNDS = 5  # each side, alternating; medians (3 moved the ratio at 8 in flight between 1.03 and 1.09)
 
 
-async def bare_client(base_url: str, questions: int, concurrency: int) -> None:
+def mtbench_turns(data_dir: str, questions: int) -> list[list[str]]:
+    """The MT-Bench questions' user turns, as the harness sends them (the same bytes on the wire both ways)."""
+    rows = [json.loads(line) for line in (Path(data_dir) / "mt_bench" / "question.jsonl").read_text().splitlines()]
+    return [row["turns"] for row in rows[:questions]]
+
+
+async def bare_client(base_url: str, turns: list[list[str]], concurrency: int) -> None:
     client = AsyncOpenAI(base_url=base_url, api_key="EMPTY", max_retries=0)
     sem = asyncio.Semaphore(concurrency)
 
-    async def chat(i: int) -> None:
-        messages = [{"role": "user", "content": f"q {i}"}]
-        for turn in (1, 2):
+    async def chat(user_turns: list[str]) -> None:
+        messages: list[dict[str, str]] = []
+        for text in user_turns:
+            messages.append({"role": "user", "content": text})
             async with sem:
                 reply = await client.chat.completions.create(model="m", messages=messages, max_tokens=64,
                                                              temperature=0)
-            messages += [{"role": "assistant", "content": reply.choices[0].message.content},
-                         {"role": "user", "content": f"q {i} turn {turn + 1}"}]
+            messages.append({"role": "assistant", "content": reply.choices[0].message.content.strip()})
 
-    await asyncio.gather(*(chat(i) for i in range(questions)))
+    await asyncio.gather(*(chat(t) for t in turns))
     await client.close()
 
 
@@ -70,7 +77,7 @@ def measure(base_url: str, data_dir: str, n: int, conc: int) -> None:
     bare_times, harness_times, warm_times = [], [], []
     for _ in range(ROUNDS):
         t = time.perf_counter()
-        asyncio.run(bare_client(base_url, LIMIT, conc))
+        asyncio.run(bare_client(base_url, mtbench_turns(data_dir, LIMIT), conc))
         bare_times.append(time.perf_counter() - t)
         with tempfile.TemporaryDirectory() as results:
             spec = RunSpec(benchmark="mtbench", data_dir=data_dir, limit=LIMIT, max_new_tokens=64,

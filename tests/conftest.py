@@ -128,3 +128,55 @@ def vllm_cli() -> str:
             pytest.fail(f"CI=true but {VLLM_CLI} is missing (make vllm-env)")
         pytest.skip("no vLLM environment (make vllm-env)")
     return str(VLLM_CLI)
+
+
+# -- a real browser: Debian's chromium (`make browser`) driven by Playwright, which downloads nothing -----------
+
+
+def chromium_path() -> str:
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is missing: `make test` installs Debian's chromium package")
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    return found
+
+
+@pytest.fixture(scope="module")
+def browser():
+    chromium = chromium_path()
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        if os.environ.get("CI"):
+            pytest.fail("playwright is missing: it is in the dev extra (pip install -e .[dev])")
+        pytest.skip("playwright is not installed (pip install -e .[dev])")
+    with sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        yield launched
+        launched.close()
+
+
+@pytest.fixture()
+def open_page(browser, tmp_path):
+    """Write the HTML to a file and open it; returns (page, errors): console errors/warnings and page errors,
+    which is where a CSP violation or a JS exception shows up."""
+    pages = []
+
+    def opener(text: str, name: str = "page.html"):
+        path = tmp_path / name
+        path.write_text(text, encoding="utf-8")
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        pages.append(page)
+        errors: list[str] = []
+        page.on("console", lambda m: errors.append(f"{m.type}: {m.text}") if m.type in ("error", "warning") else None)
+        page.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
+        page.goto(path.as_uri())
+        page.wait_for_function("() => window.__starlingReady > 0", timeout=10_000)
+        return page, errors
+
+    yield opener
+    for page in pages:
+        page.close()
+
+

@@ -19,10 +19,13 @@ from starling_eval.cli.errors import input_errors
               help="YAML/JSON: {metric: {max_drop: X}} [default: the benchmark's headline metric, max_drop 0].")
 @click.option("--seed", default=0, show_default=True, help="Bootstrap seed.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option("--html", "html_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the paired view here: the gate's result on top, then every shared item of both runs "
+                   "side by side, the flipped ones first (one self-contained HTML file, a CI artifact).")
 @click.pass_context
 @input_errors
 def gate(ctx: click.Context, baseline_ref: str, candidate_ref: str, rules_path: Path | None, seed: int,
-         as_json: bool) -> None:
+         as_json: bool, html_out: Path | None) -> None:
     """Fail a CI job when the candidate is worse than the baseline beyond a rule's max_drop, on the items both
     runs share (paired bootstrap 95% CI of candidate − baseline; McNemar shown for accuracies).
 
@@ -31,6 +34,11 @@ def gate(ctx: click.Context, baseline_ref: str, candidate_ref: str, rules_path: 
     from starling_eval import gate as gate_mod
 
     result = gate_mod.gate(baseline_ref, candidate_ref, ctx.obj["results"], rules_path=rules_path, seed=seed)
+    if html_out is not None:
+        from starling_eval.gate.diff_view import write_diff_page
+
+        write_diff_page(result, baseline_ref, candidate_ref, ctx.obj["results"], html_out)
+        click.echo(f"wrote {html_out}", err=True)
     if as_json:
         emit_json(result.as_dict())
     else:

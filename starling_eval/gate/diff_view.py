@@ -44,9 +44,11 @@ def diff_doc(result: GateResult, baseline: Side, candidate: Side) -> dict[str, A
         "runs": [a_run, b_run],
         "summary": {"metric": rule.metric, "unit": rule.unit, "a": rule.baseline_mean, "b": rule.candidate_mean,
                     "delta": rule.diff, "ci95": [rule.ci_low, rule.ci_high], "n": rule.n_shared,
+                    "n_clusters": len({str(p["key"]).split("|", 1)[0] for p in pairs if p["delta"] is not None}),
                     "method": "paired cluster bootstrap", "verdict": verdict,
-                    "note": f"fails when the CI's lower end is below -{rule.max_drop:g} (max_drop); "
-                            f"{rule.n_failed_baseline} / {rule.n_failed_candidate} failed items left out"},
+                    "note": f"the gate fails when the CI's lower end is below {(-rule.max_drop) or 0.0:g} (max_drop "
+                            f"{rule.max_drop:g}); failed items left out: {rule.n_failed_baseline} in A, "
+                            f"{rule.n_failed_candidate} in B"},
         "categories": _categories(pairs),
         "length": _lengths(pairs),
         "pairs": pairs,
@@ -108,3 +110,15 @@ def _lengths(pairs: list[dict[str, Any]]) -> dict[str, float | None]:
     a = _mean([float(p["a"]["length"] or 0) for p in pairs])
     b = _mean([float(p["b"]["length"] or 0) for p in pairs])
     return {"a_mean": a, "b_mean": b, "delta": None if a is None or b is None else b - a}
+
+
+def write_diff_page(result: GateResult, baseline_ref: str | Path, candidate_ref: str | Path,
+                    results_root: Path | str, out: Path) -> None:
+    """The paired view of a gate's two runs as one self-contained HTML file."""
+    from starling_eval.gate.sides import load_side
+    from starling_eval.report.browser_page import render_diff_page
+    from starling_eval.store.files import write_text_atomic
+
+    doc = diff_doc(result, load_side(baseline_ref, results_root), load_side(candidate_ref, results_root))
+    a, b = (run["label"] for run in doc["runs"])
+    write_text_atomic(out, render_diff_page(doc, title=f"A: {a} → B: {b}"))

@@ -139,10 +139,16 @@ def sample_answers(runs: Sequence[RunFolder]) -> str:
 
 
 def render_report(lb: Leaderboard, *, title: str = "starling-eval report") -> str:
-    """The whole page."""
+    """The whole page: the leaderboard, the plots, the cards, then every judged item of the chosen runs in the
+    item browser (its one script allowed by hash; without judged items the page has no script at all)."""
+    from starling_eval.report.browser_page import csp, items_section
+    from starling_eval.report.item_plots import run_plots
+    from starling_eval.report.run_items import items_doc
+
     e = html.escape
     runs = chosen_runs(lb)
-    figures = plots(runs)
+    doc = items_doc(runs)
+    figures = plots(runs) + run_plots(doc)
     body = [
         f"<h1>{e(title)}</h1>",
         f'<p class="note">{len(lb.rows)} models, {len(lb.columns)} columns, {len(runs)} runs from {e(lb.results_root)}</p>',
@@ -150,8 +156,15 @@ def render_report(lb: Leaderboard, *, title: str = "starling-eval report") -> st
         *(f'<p class="note">{e(n)}</p>' for n in notes(lb)),
         "<h2>Plots</h2>", "\n".join(figures) or '<p class="note">Nothing to plot.</p>',
         "<h2>Goodhart cards</h2>", goodhart_cards(runs),
-        "<h2>Sample answers</h2>", sample_answers(runs),
     ]
+    scripts: list[str] = []
+    if doc["items"]:
+        fragment, script = items_section(doc)
+        body += [f"<h2>Items ({len(doc['items'])})</h2>", fragment, script]
+        scripts.append(script[len("<script>"):-len("</script>")])
+    else:
+        body += ["<h2>Sample answers</h2>", sample_answers(runs)]
+    policy = csp(scripts) if scripts else CSP
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-            f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
+            f'<meta http-equiv="Content-Security-Policy" content="{policy}">'
             f"<title>{e(title)}</title><style>{STYLE}</style></head>\n<body>\n" + "\n".join(body) + "\n</body></html>\n")

@@ -4,8 +4,8 @@ The report's item browser and the checkpoint diff show these. A run's ``judgment
 asked about (question id, turn, models, game) and what the judge said; the question text and the answers
 come from where the run read them: its ``generations.jsonl``, the answer files it judged, the benchmark's
 data (MT-Bench questions, the pairwise baseline's answers). AlpacaEval rows carry their instruction and both
-outputs themselves. Where a source is gone (an answer file moved, another data folder), the item is still
-listed with what is known; nothing is made up.
+outputs themselves. Where a source is gone (an answer file moved or changed since: its sha256 is the run's
+record), the item is still listed with what is known; nothing is made up.
 
 An item is one judged unit, keyed as ``report.items`` keys its values (``question_id|turn``, the instruction
 hash): MT-Bench single grading (one judgment), pairwise (both games, the verdict from the run's model's side,
@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from starling_eval.data import DataDir, DataError
+from starling_eval.data import DataDir, DataError, sha256_file
 from starling_eval.report.items import _preference
 from starling_eval.spec import RunSpec
 from starling_eval.store.files import read_jsonl
@@ -43,8 +43,11 @@ def run_entry(run: RunFolder) -> dict[str, Any]:
     model = (manifest.get("summary") or {}).get("model") or ((spec.get("model") or {}).get("display_name"))
     scores = run.scores() or {}
     mode = scores.get("mode") or ((spec.get("judge") or {}).get("mode"))
+    # the run's time and spec hash tell two runs of one model apart (two checkpoints under one name)
+    parts = run.run_id.split("-")
+    when = f"{parts[1]}·{parts[-1]}" if len(parts) > 2 else run.run_id
     return {"id": run.run_id, "benchmark": spec.get("benchmark"), "mode": mode, "model": model, "judge": judge,
-            "label": " · ".join(str(p) for p in (spec.get("benchmark"), model, judge) if p)}
+            "label": " · ".join(str(p) for p in (spec.get("benchmark"), model, judge, f"run {when}") if p)}
 
 
 def run_items(run: RunFolder, index: int = 0) -> list[dict[str, Any]]:
@@ -98,8 +101,8 @@ class _Context:
                 self.questions.setdefault(sample.id, list(sample.turns))
                 if sample.category:
                     self.categories.setdefault(sample.id, sample.category)
-            for source in spec.answers:
-                if Path(source.path).is_file():
+            for source in spec.answers:  # only the file the run judged: one changed since shows nothing
+                if Path(source.path).is_file() and sha256_file(Path(source.path)) == source.sha256:
                     self.answers.setdefault(source.model, bench.read_answers(Path(source.path)))
             if spec.judge is not None and spec.judge.mode == "pairwise-baseline" and spec.benchmark == "mtbench":
                 from starling_eval.adapters.mtbench.judge import load_baseline

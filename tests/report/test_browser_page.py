@@ -10,11 +10,7 @@ import hashlib
 import html
 import io
 import json
-import os
 import re
-import shutil
-
-import pytest
 
 from starling_eval.report.browser_assets import APP_JS
 from starling_eval.report.browser_page import CSP, csp, items_section, render_diff_page, render_items_page
@@ -26,15 +22,6 @@ PAYLOADS = ("<img src=x onerror=\"window.__pwned=1;document.title='PWNED'\">",
             "\"><svg onload=\"window.__pwned=3\">", "<!-- \u2028 & &amp; ]]>")
 EVIL = " ".join(PAYLOADS)
 TITLE = "browser " + EVIL
-
-
-def _chromium() -> str:
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is missing: `make test` installs Debian's chromium package")
-        pytest.skip("chromium is not installed (apt-get install chromium)")
-    return found
 
 
 def judge_text(i: int) -> str:
@@ -93,44 +80,6 @@ def diff_doc(n: int, *, evil: str = "") -> dict:
                "n": 160, "n_clusters": 80, "method": "paired bootstrap", "verdict": "pass", "note": "note" + evil}
     return {"runs": runs, "summary": summary, "categories": cats, "length": {"a_mean": 812.0, "b_mean": 950.0,
                                                                              "delta": 138.0}, "pairs": pairs}
-
-
-@pytest.fixture(scope="module")
-def browser():
-    chromium = _chromium()
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        if os.environ.get("CI"):
-            pytest.fail("playwright is missing: it is in the dev extra (pip install -e .[dev])")
-        pytest.skip("playwright is not installed (pip install -e .[dev])")
-    with sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
-        yield launched
-        launched.close()
-
-
-@pytest.fixture()
-def open_page(browser, tmp_path):
-    """Write the HTML to a file and open it; returns (page, errors): console errors/warnings and page errors,
-    which is where a CSP violation or a JS exception shows up."""
-    pages = []
-
-    def opener(text: str, name: str = "page.html"):
-        path = tmp_path / name
-        path.write_text(text, encoding="utf-8")
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        pages.append(page)
-        errors: list[str] = []
-        page.on("console", lambda m: errors.append(f"{m.type}: {m.text}") if m.type in ("error", "warning") else None)
-        page.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
-        page.goto(path.as_uri())
-        page.wait_for_function("() => window.__starlingReady > 0", timeout=10_000)
-        return page, errors
-
-    yield opener
-    for page in pages:
-        page.close()
 
 
 def expect_count(page, text: str) -> None:

@@ -4,11 +4,7 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
-import subprocess
-from pathlib import Path
 
 import pytest
 
@@ -17,21 +13,6 @@ from tests.conftest import cli_env, run_cli
 
 EVIL = ("<script>document.title='PWNED';document.body.setAttribute('data-pwned','1')</script>"
         "<img src=x onerror=\"document.title='PWNED'\"> & <b>bold</b>")
-
-
-def _chromium() -> str:
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is missing: `make test` installs Debian's chromium package")
-        pytest.skip("chromium is not installed (apt-get install chromium)")
-    return found
-
-
-def _browser(chromium: str, page: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                           "--user-data-dir=" + str(page.parent / "profile"), *args, page.as_uri()],
-                          capture_output=True, text=True, timeout=120)
 
 
 @pytest.fixture()
@@ -45,7 +26,10 @@ def results(tmp_path, data_dir, server_factory):
         row["model_id"] = "evil-model"  # the file's own model name is the model's name
     evil = tmp_path / "evil-model.jsonl"
     evil.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    single, pair = server_factory("--random-verdicts", "single"), server_factory("--random-verdicts", "pair")
+    judge_script = tmp_path / "judge.json"  # the judge explains itself with a payload, on one question
+    judge_script.write_text(json.dumps([{"match": "Compose an engaging travel", "reply": EVIL + " Rating: [[5]]"}]))
+    single = server_factory("--script", str(judge_script), "--random-verdicts", "single")
+    pair = server_factory("--random-verdicts", "pair")
     for args in (("--answers", str(evil), "--judge-base-url", single.base_url),
                  ("--answers", str(data_dir / "mt_bench/model_answer/alpaca-13b.jsonl"), "--judge-mode",
                   "pairwise-baseline", "--judge-base-url", pair.base_url)):
@@ -61,26 +45,40 @@ def results(tmp_path, data_dir, server_factory):
     return root
 
 
-def test_report_renders_in_a_browser_with_its_plots_and_no_script_runs(tmp_path, results, data_dir):
-    chromium = _chromium()
-    page = tmp_path / "report.html"
-    res = run_cli("--results", str(results), "report", "--out", str(page), env=cli_env(data_dir))
+def test_report_renders_in_a_browser_with_its_plots_items_and_no_payload_runs(tmp_path, results, data_dir, open_page):
+    from starling_eval.report.browser_page import APP_JS, csp
+
+    page_file = tmp_path / "report.html"
+    res = run_cli("--results", str(results), "report", "--out", str(page_file), env=cli_env(data_dir))
     assert res.returncode == 0, res.stderr[-2000:]
-    text = page.read_text()
-    assert "<script" not in text.replace("&lt;script", "")  # the page has none; the answer's is escaped
-    assert "&lt;script&gt;document.title=&#x27;PWNED&#x27;" in text
-    assert text.count('<img src="data:image/png;base64,') == 3  # radar, win rates, RM vs length baseline
+    text = page_file.read_text()
+    # one script, the item browser, allowed by its hash; the payloads only ever as escaped text or escaped JSON
+    scripts = re.findall(r"<script(?: [^>]*)?>", text)
+    assert scripts == ['<script type="application/json" id="starling-data">', "<script>"]
+    assert f'content="{csp([APP_JS])}"' in text and "unsafe-inline'" not in text.split("script-src", 1)[1].split('"')[0]
+    assert "<script>document.title" not in text and "\\u003cscript\\u003edocument.title" in text
+    # leaderboard plots (radar, win rates, RM vs length baseline) and the item plots of the two judged runs
+    assert text.count('<img src="data:image/png;base64,') == 3 + 3 + 4
     assert "Goodhart card" in text or "judge − proxy" in text
     assert "http://" not in text and "https://" not in text  # nothing to fetch when viewed
-    dom = _browser(chromium, page, "--dump-dom")
-    assert dom.returncode == 0, dom.stderr[-2000:]
-    assert "<table" in dom.stdout and "alpaca-13b" in dom.stdout
-    # had the answer's script (or its onerror) run, the title would say PWNED and <body> would carry data-pwned
-    assert re.search(r"<title>(.*?)</title>", dom.stdout).group(1) == "starling-eval report"
-    body_tag = dom.stdout.split("<body", 1)[1].split(">", 1)[0]
-    assert "data-pwned" not in body_tag and "&lt;script&gt;document.title" in dom.stdout
+
+    page, errors = open_page(text)
+    assert page.locator("#count").inner_text().startswith("48 of 48")  # 12 questions x 2 turns, single and pairwise
+    page.fill("#search", "PWNED")
+    page.wait_for_function("() => document.querySelector('#count').textContent.startsWith('2 of')")
+    for row in page.locator("#list > .item").all():  # the answer's payload and the judge's, expanded
+        row.locator("button.item-head").click()
+    shown = page.locator("#list").inner_text()
+    assert shown.count("document.title='PWNED'") >= 2 and "Rating: [[5]]" in shown
+    page.select_option("#filter-run", index=1)
+    page.fill("#search", "")
+    page.wait_for_function("() => document.querySelector('#count').textContent.startsWith('24 of')")
+    assert page.title() == "starling-eval report"
+    assert page.evaluate("() => document.body.hasAttribute('data-pwned')") is False
+    assert page.query_selector("img[src=x]") is None and errors == []
     shot = tmp_path / "shot.png"
-    _browser(chromium, page, f"--screenshot={shot}", "--window-size=1280,3000", "--hide-scrollbars")
+    page.set_viewport_size({"width": 1280, "height": 3000})
+    page.screenshot(path=str(shot))
     import matplotlib.image
 
     pixels = matplotlib.image.imread(shot)[..., :3]

@@ -121,3 +121,9 @@ def test_a_run_whose_answer_file_moved_still_lists_its_judgments(runs, tmp_path)
     (copy / "manifest.json").write_text(json.dumps(manifest))
     items = items_doc([RunFolder(copy)])["items"]
     assert len(items) == 10 and all(i["judgments"][0]["text"] for i in items)
+    assert all(not i["answers"][0]["turns"] for i in items)  # nothing made up (questions: the default data folder)
+    changed = tmp_path / "changed.jsonl"  # the file is there, but not the one the run judged
+    changed.write_text((Path(runs["single"].read_manifest()["spec"]["answers"][0]["path"])).read_text()[:-1] + " \n")
+    manifest["spec"]["answers"][0]["path"] = str(changed)
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    assert all(not i["answers"][0]["turns"] for i in items_doc([RunFolder(copy)])["items"])
