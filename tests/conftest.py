@@ -180,3 +180,24 @@ def open_page(browser, tmp_path):
         page.close()
 
 
+
+
+@pytest.fixture()
+def batch_server():
+    """Start in-process local Batch-API servers (chat + Files + Batches): ``start(seed=0, **BatchBehaviour kwargs)``
+    returns (chat behaviour, batch behaviour, base URL); the chat side gives seeded single-grading verdicts."""
+    from starling_eval.testing.batch_server import BatchBehaviour, serve_batches
+    from starling_eval.testing.server import Behaviour
+
+    servers = []
+
+    def start(seed: int = 0, **kwargs):
+        behaviour, batches = Behaviour(random_verdicts="single", seed=seed), BatchBehaviour(**kwargs)
+        server = serve_batches(behaviour=behaviour, batches=batches)
+        servers.append(server)
+        return behaviour, batches, f"http://127.0.0.1:{server.server_address[1]}/v1"
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()

@@ -13,27 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from starling_eval.testing.batch_server import BatchBehaviour, serve_batches
-from starling_eval.testing.server import Behaviour
+from starling_eval.testing.batch_server import BatchBehaviour
 from tests.conftest import cli_env, run_cli
 
 SECRET = "sk-test-batch-never-write-me-0987654321"
-
-
-@pytest.fixture()
-def batch_server():
-    servers = []
-
-    def start(**kwargs):
-        behaviour, batches = Behaviour(random_verdicts="single", seed=5), BatchBehaviour(**kwargs)
-        server = serve_batches(behaviour=behaviour, batches=batches)
-        servers.append(server)
-        return behaviour, batches, f"http://127.0.0.1:{server.server_address[1]}/v1"
-
-    yield start
-    for server in servers:
-        server.shutdown()
-        server.server_close()
 
 
 def _cli(results: Path, data: Path, *args: str, timeout: int = 300) -> tuple[int, dict | list | None, str]:
@@ -55,7 +38,7 @@ def _scores(out: dict) -> list[tuple]:
 
 
 def test_a_batch_run_scores_as_the_interactive_run_at_the_batch_price(tmp_path, data_dir, tiny_model, batch_server):
-    behaviour, batches, url = batch_server(validating_s=0.05, in_progress_s=0.1, finalizing_s=0.05)
+    behaviour, batches, url = batch_server(seed=5, validating_s=0.05, in_progress_s=0.1, finalizing_s=0.05)
     args = ("run", "mtbench", "--model", str(tiny_model), "--limit", "3", "--max-new-tokens", "8",
             "--judge-base-url", url)
     code, interactive, err = _cli(tmp_path / "interactive", data_dir, *args)

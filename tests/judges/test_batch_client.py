@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
-
 from starling_eval.adapters.mtbench import verdicts
 from starling_eval.judges.batch_client import BatchJudgeClient
 from starling_eval.judges.client import JudgeClient, judge_identity
@@ -14,25 +12,6 @@ from starling_eval.judges.runner import judge_all
 from starling_eval.spec import JudgeRequest, JudgeSpec, Message
 from starling_eval.store.batches import DONE, DROPPED, SUBMITTED, UPLOADED, BatchLog, new_local_id
 from starling_eval.store.cache import CallCache
-from starling_eval.testing.batch_server import BatchBehaviour, serve_batches
-from starling_eval.testing.server import Behaviour
-
-
-@pytest.fixture()
-def batch_server():
-    servers = []
-
-    def start(**kwargs):
-        behaviour = Behaviour(random_verdicts="single")
-        batches = BatchBehaviour(**kwargs)
-        server = serve_batches(behaviour=behaviour, batches=batches)
-        servers.append(server)
-        return behaviour, batches, f"http://127.0.0.1:{server.server_address[1]}/v1"
-
-    yield start
-    for server in servers:
-        server.shutdown()
-        server.server_close()
 
 
 def _requests(n: int, top_logprobs: int | None = None) -> list[JudgeRequest]:
