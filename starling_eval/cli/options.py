@@ -138,9 +138,10 @@ def judge_options(fn: Any) -> Any:
                           "model_outputs.json [default: gpt4_1106_preview for --version 2, text_davinci_003 for 1]."),
         click.option("--reference", default="gpt-4", show_default=True,
                      help="mtbench: reference answers for math/reasoning/coding (gpt-4, or the corrected gpt-4-0125-preview)."),
-        click.option("--version", "ae_version", type=click.Choice(["1", "2"]), default=None,
+        click.option("--version", "ae_version", type=click.Choice(["1", "2", "0.1", "2.0"]), default=None,
                      help="alpacaeval: 2 (weighted_alpaca_eval_gpt4_turbo vs gpt4_1106_preview, the default) or 1 "
-                          "(alpaca_eval_gpt4 vs text_davinci_003)."),
+                          "(alpaca_eval_gpt4 vs text_davinci_003); arena-hard: 0.1 (the default: 500 prompts vs "
+                          "gpt-4-0314) or 2.0 (500 hard prompts vs o3-mini, 250 creative ones vs gemini-2.0-flash)."),
         click.option("--annotator", default=None,
                      help="alpacaeval: another annotator from alpaca_eval's evaluators_configs (OpenAI-style, "
                           "logprob or ranking parser)."),

@@ -112,6 +112,7 @@ def run(ctx: click.Context, benchmark: str, **options: Any) -> None:
     if options["reward_model"]:
         _run_reward_pairs(ctx, benchmark, options)
         return
+    benchmark = versioned_name(benchmark, options)
     refuse_options(benchmark, options, REWARD_OPTIONS[-1:] if options["judge_reward_model"] else REWARD_OPTIONS,
                     "reward models (--reward-model, --judge-reward-model)")
     if benchmark in registry.REWARD_BENCHMARKS and benchmark not in registry.benchmark_names():
@@ -282,16 +283,35 @@ def _report_evaluation(result: Any, as_json: bool) -> None:
                    f"{result.run.path / 'scores.json'}); `--retry-failed` asks them again", err=True)
     if scores.get("lc_unavailable"):
         click.echo(scores["lc_unavailable"], err=True)
+    for note in scores.get("notes") or []:
+        click.echo(note, err=True)
     if manifest["status"] != "complete":
         click.echo("some calls failed for good; finished work is stored: re-run the same command to retry them", err=True)
         sys.exit(EXIT_INCOMPLETE)
 
 
+def versioned_name(benchmark: str, options: dict[str, Any]) -> str:
+    """``arena-hard`` with ``--version 0.1|2.0`` is the benchmark ``arena-hard-v0.1`` or ``-v2.0`` (the version
+    chooses the prompts); the option is consumed. Other benchmarks keep their name and their --version."""
+    version = options.get("ae_version")
+    if benchmark != "arena-hard":
+        if version in ("0.1", "2.0"):
+            raise InputError(f"--version {version}: that is an arena-hard version; {benchmark} takes 1 or 2")
+        return benchmark
+    if version in ("1", "2"):
+        raise InputError(f"--version {version}: arena-hard's versions are 0.1 and 2.0")
+    options["ae_version"] = None
+    return f"arena-hard-v{version or '0.1'}"
+
+
 @click.command()
 @click.argument("benchmark")
 @click.option("--judgments", "--annotations", "judgment_files", multiple=True, required=True,
-              type=click.Path(dir_okay=False, path_type=Path),
-              help="mtbench: FastChat model_judgment JSONL; alpacaeval: alpaca_eval annotations.json (repeatable).")
+              type=click.Path(path_type=Path),
+              help="mtbench: FastChat model_judgment JSONL; alpacaeval: alpaca_eval annotations.json; arena-hard: "
+                   "a model_judgment/<judge> folder or its JSONL files (repeatable).")
+@click.option("--version", "ae_version", type=click.Choice(["0.1", "2.0"]), default=None,
+              help="arena-hard: 0.1 (the default) or 2.0.")
 @click.option("--baseline", default=None,
               help="Pairwise files: score against this baseline [default: the model in every match, if any].")
 @click.option("--data-dir", default=None, type=click.Path(file_okay=False),
@@ -299,11 +319,13 @@ def _report_evaluation(result: Any, as_json: bool) -> None:
 @click.option("--seed", default=0, show_default=True, help="Bootstrap seed.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of per-model scores.")
 @input_errors
-def score(benchmark: str, judgment_files: tuple[Path, ...], baseline: str | None, data_dir: str | None, seed: int,
-          as_json: bool) -> None:
+def score(benchmark: str, judgment_files: tuple[Path, ...], ae_version: str | None, baseline: str | None,
+          data_dir: str | None, seed: int, as_json: bool) -> None:
     """Re-score published or external judgments of BENCHMARK without calling anything."""
     from starling_eval.data import DataDir
     from starling_eval.registry import benchmark as get_benchmark
+
+    benchmark = versioned_name(benchmark, {"ae_version": ae_version})
 
     bench = get_benchmark(benchmark)
     if not hasattr(bench, "score_judgment_files"):
@@ -323,3 +345,5 @@ def score(benchmark: str, judgment_files: tuple[Path, ...], baseline: str | None
                    "of the means", err=True)
     if scores.get("lc_unavailable"):
         click.echo(scores["lc_unavailable"], err=True)
+    for note in scores.get("notes") or []:
+        click.echo(note, err=True)

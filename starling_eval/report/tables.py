@@ -31,6 +31,8 @@ def score_tables(scores: dict[str, Any], title: str) -> list[Any]:
         return _reward_pairs_tables(models, title)
     if scores.get("mode") == "safety":
         return _safety_tables(models, title)
+    if scores.get("mode") == "arena-hard":
+        return [_arena_hard_table(models, title)]
     if scores.get("mode") == "single":
         table = Table(title=title)
         for col in ("model", "turn 1", "turn 2", "overall", "95% CI", "valid", "failed"):
@@ -149,3 +151,17 @@ def _pct(value: float | None) -> str:
 
 def _ci_pct(interval: list[float] | None) -> str:
     return "—" if not interval else f"{100 * interval[0]:.2f}–{100 * interval[1]:.2f}"
+
+
+def _arena_hard_table(models: list[dict[str, Any]], title: str) -> Any:
+    """arena-hard-auto's show_result columns: score and 90% interval against the baseline, plain and
+    style-controlled (length and markdown held equal)."""
+    from rich.table import Table
+
+    table = Table(title=title)
+    for col in ("model", "baseline", "score (%)", "CI (%)", "style-controlled (%)", "CI (%) ", "battles"):
+        table.add_column(col, justify="left" if col in ("model", "baseline") else "right")
+    for m in models:
+        table.add_row(m["model"], m["baseline"], _num(m["score"], 1), m["ci"], _num(m["style_controlled"], 1),
+                      m["style_controlled_ci"] or "—", str(m["battles"]))
+    return table

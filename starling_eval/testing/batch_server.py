@@ -372,7 +372,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--port-file", type=Path, help="write the bound port here once listening")
     parser.add_argument("--seed", type=int, default=0, help="for random verdicts")
-    parser.add_argument("--random-verdicts", choices=("single", "pair"), help="verdicts from --seed and the messages")
+    parser.add_argument("--random-verdicts", choices=("single", "pair", "arena"), help="verdicts from --seed and the messages")
     parser.add_argument("--latency-ms", type=float, default=0.0, help="delay of live chat completions")
     for phase in ("validating", "in-progress", "finalizing", "cancel"):
         parser.add_argument(f"--{phase}-s", type=float, default=0.0, help=f"seconds a batch spends {phase}")

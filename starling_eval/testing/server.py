@@ -8,8 +8,9 @@ first of these that applies:
    the first whose regex matches the last user message wins (``reply`` defaults to the likeliest token).
 2. ``reply_fn``: a callable given the list of message dicts (``--reply-fn module:function`` on the CLI).
 3. ``--reply TEXT``: one fixed text for every request.
-4. ``--random-verdicts single|pair``: "... Rating: [[7]]" (1..10) or "... [[A]]" / "[[B]]" / "[[C]]", chosen
-   from ``--seed`` and a hash of the messages, so a re-asked prompt gets the same verdict.
+4. ``--random-verdicts single|pair|arena``: "... Rating: [[7]]" (1..10), "... [[A]]" / "[[B]]" / "[[C]]", or an
+   Arena-Hard label "... [[A>B]]" (``A>>B`` … ``B>>A``), chosen from ``--seed`` and a hash of the messages, so a
+   re-asked prompt gets the same verdict.
 5. otherwise an echo of the last user message.
 
 Logprobs: a request with ``"logprobs": true`` gets OpenAI-shaped ``choices[0].logprobs.content``, one entry
@@ -56,6 +57,8 @@ MAX_TOP_LOGPROBS = 20  # OpenAI's limit
 # Keys that do not change what a completion would be, left out when deciding whether a request was paid before.
 _BOOKKEEPING_KEYS = frozenset({"stream", "stream_options", "user", "metadata", "store", "service_tier"})
 FAULT_KINDS = ("429", "500", "timeout", "malformed")
+VERDICT_KINDS = ("single", "pair", "arena")  # MT-Bench rating, MT-Bench pair, Arena-Hard label
+ARENA_LABELS = ("A>>B", "A>B", "A=B", "B>A", "B>>A")
 # what a malformed reply looks like: HTTP 200 whose body is not a chat completion (``--malformed`` picks, in turn)
 MALFORMED_KINDS = ("html", "bad-json", "truncated", "no-choices", "empty", "wrong-types")
 
@@ -88,8 +91,8 @@ class Behaviour:
                  rate_429: float = 0.0, rate_500: float = 0.0, rate_timeout: float = 0.0,
                  rate_unparsable: float = 0.0, hang_s: float = 30.0, rate_malformed: float = 0.0,
                  malformed: tuple[str, ...] = MALFORMED_KINDS):
-        if random_verdicts not in (None, "single", "pair"):
-            raise ValueError(f"random_verdicts must be 'single' or 'pair', not {random_verdicts!r}")
+        if random_verdicts not in (None, *VERDICT_KINDS):
+            raise ValueError(f"random_verdicts must be one of {', '.join(VERDICT_KINDS)}, not {random_verdicts!r}")
         rates = (rate_429, rate_500, rate_timeout, rate_unparsable, rate_malformed)
         unknown = [k for k in malformed if k not in MALFORMED_KINDS]
         if unknown or not malformed:
@@ -205,6 +208,8 @@ class Behaviour:
         h = int.from_bytes(hashlib.sha256(f"{self.seed}\0{_digest(messages)}".encode()).digest()[:8], "big")
         if self.random_verdicts == "pair":
             return f"Both assistants address the question; weighing accuracy and helpfulness, my final verdict is: [[{'ABC'[h % 3]}]]"
+        if self.random_verdicts == "arena":
+            return f"Comparing both answers with my own, my final verdict is: [[{ARENA_LABELS[h % len(ARENA_LABELS)]}]]"
         return f"The answer is relevant and mostly accurate, with room for more detail. Rating: [[{1 + h % 10}]]"
 
 
@@ -500,7 +505,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--script", type=Path, help="JSON list of {match, reply, top_logprobs} rules")
     parser.add_argument("--reply", help="answer every completion with this text")
     parser.add_argument("--reply-fn", help="module:function called with the messages, returning the text")
-    parser.add_argument("--random-verdicts", choices=("single", "pair"),
+    parser.add_argument("--random-verdicts", choices=VERDICT_KINDS,
                         help="judge-like verdicts chosen from --seed and the messages")
     parser.add_argument("--seed", type=int, default=0, help="for random verdicts and rate-based faults")
     parser.add_argument("--no-logprobs", action="store_true", help='answer "logprobs": null even when asked')

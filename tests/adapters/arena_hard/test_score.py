@@ -15,7 +15,6 @@ import io
 import json
 import os
 import re
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +24,7 @@ import torch
 
 from starling_eval.adapters.arena_hard import score, style
 from starling_eval.data import DataDir, DataError
+from tests.adapters.arena_hard.conftest import in_folder
 
 # shared/ holds data/ (the benchmark data) and reference/ (upstream code that tests run beside ours)
 DATA = Path(os.environ.get("STARLING_EVAL_DATA") or Path(__file__).resolve().parents[4] / "shared" / "data")
@@ -97,42 +97,9 @@ def world(tmp_path_factory):
             "rows": score.read_judgment_dir(bench / "model_judgment" / JUDGE)}
 
 
-@pytest.fixture(scope="module")
-def ref():
-    """arena-hard-auto's show_result, math_utils and add_markdown_info, imported from the reference copy (its
-    modules import each other as ``utils.*``, so the folder goes on sys.path while they load)."""
-    if not (REFERENCE / "show_result.py").is_file():
-        pytest.fail(f"reference code missing: {REFERENCE}")
-    sys.path.insert(0, str(REFERENCE))
-    saved = {k: sys.modules.pop(k) for k in list(sys.modules) if k == "utils" or k.startswith("utils.")}
-    try:
-        import show_result
-        import utils.add_markdown_info as add_markdown_info
-        import utils.math_utils as math_utils
-    finally:
-        sys.path.remove(str(REFERENCE))
-    from glob import glob
-
-    show_result.glob = lambda pattern: sorted(glob(pattern))  # upstream reads in file-system order; fix it
-    yield {"show": show_result, "math": math_utils, "markdown": add_markdown_info}
-    for k in [k for k in sys.modules if k in ("show_result", "utils") or k.startswith("utils.")]:
-        del sys.modules[k]
-    sys.modules.update(saved)
-
-
-@contextlib.contextmanager
-def _in(folder):
-    old = os.getcwd()
-    os.chdir(folder)
-    try:
-        yield
-    finally:
-        os.chdir(old)
-
-
 def _reference_battles(ref, world, weight=3):
     out = io.StringIO()
-    with _in(world["root"]), contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+    with in_folder(world["root"]), contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
         frame = ref["show"].load_judgments([JUDGE], BENCH, weight=weight)
     nulls = int(re.search(r"Number of null judgments found: (\d+)", out.getvalue()).group(1))
     return frame, nulls
@@ -265,7 +232,7 @@ def test_style_controlled_leaderboard_equals_show_result(ref, world, monkeypatch
     calls = _spy(monkeypatch, ref["show"], "format_confidence_interval")
     np.random.seed(SEED)
     printed = io.StringIO()
-    with _in(world["root"]), contextlib.redirect_stdout(printed), contextlib.redirect_stderr(io.StringIO()):
+    with in_folder(world["root"]), contextlib.redirect_stdout(printed), contextlib.redirect_stderr(io.StringIO()):
         ref["show"].print_leaderboard_with_style_features(theirs_battles, BENCH, CATEGORY, ["length", "markdown"])
     (median, lower, upper), _, their_table = calls[0]
 
@@ -317,7 +284,7 @@ def test_metadata_equals_upstream_stored_metadata_for_the_o3_mini_answers():
 
 
 def test_o200k_file_missing_or_altered_is_a_data_error(tmp_path, monkeypatch):
-    monkeypatch.setattr(style, "_wheel_copy", lambda: None)
+    monkeypatch.setattr(style, "_cached_copy", lambda: None)
     with pytest.raises(DataError, match=re.escape(str(tmp_path / style.O200K_DATA_PATH))):
         style.o200k_path(DataDir(tmp_path))
     target = tmp_path / style.O200K_DATA_PATH
@@ -336,7 +303,7 @@ def test_o200k_from_the_data_directory_is_tiktokens_encoding(tmp_path, monkeypat
     copy = tmp_path / style.O200K_DATA_PATH
     copy.parent.mkdir(parents=True)
     copy.write_bytes(Path(style.o200k_path()).read_bytes())
-    monkeypatch.setattr(style, "_wheel_copy", lambda: None)
+    monkeypatch.setattr(style, "_cached_copy", lambda: None)
     assert style.o200k_path(DataDir(tmp_path)) == copy
     from_data_dir = style.o200k_encoding(DataDir(tmp_path))
     assert from_data_dir.name == "o200k_base" and from_data_dir.n_vocab == encoder.n_vocab == 200019
