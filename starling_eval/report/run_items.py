@@ -61,6 +61,8 @@ def run_items(run: RunFolder, index: int = 0) -> list[dict[str, Any]]:
     context = _Context(run)
     if "pair" in kinds:
         return _pairwise(run, [r for r in rows if r.get("kind") == "pair"], context, index)
+    if "arena-hard" in kinds:
+        return _arena_hard([r for r in rows if r.get("kind") == "arena-hard" and r.get("game")], context, index)
     if "single" in kinds:
         return [_single(r, context, index) for r in rows if r.get("kind") == "single"]
     return [_generic(r, context, index) for r in rows]
@@ -109,6 +111,12 @@ class _Context:
 
                 name, answers = load_baseline(data, spec.judge)
                 self.answers.setdefault(name, answers)
+            if spec.benchmark.startswith("arena-hard-v"):  # the baselines' answers, as arena-hard ships them
+                from starling_eval.adapters.arena_hard.benchmark import read_answer_file, version_dir
+
+                folder = data.path(f"{version_dir(spec.benchmark.rsplit('-v', 1)[1])}/model_answer")
+                for file in sorted(folder.glob("*.jsonl")):
+                    self.answers.setdefault(file.stem, read_answer_file(file))
         except (DataError, OSError, KeyError, ValueError):
             pass  # what could be read stays; the judgments are listed either way
 
@@ -237,3 +245,38 @@ def _generic(row: Mapping[str, Any], ctx: _Context, index: int) -> dict[str, Any
     entry.update(failed=failed, failure=row.get("failure"), length=len(answer[-1]) if answer else 0,
                  verdict="failed" if failed else verdict_text)
     return entry
+
+
+def _arena_hard(rows: list[dict[str, Any]], ctx: _Context, index: int) -> list[dict[str, Any]]:
+    """Both games of a prompt in one item (game 1: the baseline is A), its value the model's share of the two
+    games (a verdict of either strength counts once here; the run's scores weight strong ones as arena-hard does)."""
+    from starling_eval.adapters.arena_hard.verdicts import STRENGTH
+
+    games: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for row in rows:
+        games.setdefault((str(row.get("model")), str(row.get("uid"))), []).append(row)
+    out = []
+    for (model, uid), pair in games.items():
+        entry = _base(uid, index, pair[0].get("category") or ctx.categories.get(uid), f"prompt {uid}",
+                      ctx.questions.get(uid, [])[:1])
+        baseline = str(pair[0].get("baseline"))
+        entry["answers"] = [{"label": model, "turns": ctx.answer(model, uid)[:1]},
+                            {"label": f"{baseline} (baseline)", "turns": ctx.answer(baseline, uid)[:1]}]
+        shares = []
+        for row in sorted(pair, key=lambda r: r.get("game") or 0):
+            first, second = (baseline, model) if row.get("game") == 1 else (model, baseline)
+            entry["judgments"].append(_judgment(row, f"game {row.get('game')}: A = {first}, B = {second}"))
+            strength = STRENGTH.get(str(row.get("verdict"))) if row.get("failure") is None else None
+            if strength is not None:  # from the model's side: it is B in game 1, A in game 2
+                mine = -strength if row.get("game") == 1 else strength
+                shares.append(1.0 if mine > 0 else 0.0 if mine < 0 else 0.5)
+        answer = ctx.answer(model, uid)
+        entry["length"] = len(answer[0]) if answer else 0
+        if len(shares) < 2:
+            entry["failure"] = next((r.get("failure") for r in pair if r.get("failure")), "a game has no verdict")
+        else:
+            share = sum(shares) / 2
+            entry.update(failed=False, value=100.0 * share, inconsistent=shares[0] != shares[1],
+                         verdict="win" if share > 0.5 else "loss" if share < 0.5 else "tie")
+        out.append(entry)
+    return out

@@ -45,6 +45,15 @@ def test_run_arena_hard_on_the_tiny_model_and_rescore_its_judgments(tmp_path, da
     assert nulls == 0 and len(ours) == len(theirs)
     assert ours["scores"].astype(float).tolist() == theirs["scores"].astype(float).tolist()
 
+    # the report's item browser: one item per prompt, both games, both answers
+    from starling_eval.report.run_items import items_doc
+    from starling_eval.store.runs import RunFolder
+
+    items = items_doc([RunFolder(run)])["items"]
+    assert len(items) == 8 and all(len(i["judgments"]) == 2 and all(a["turns"] for a in i["answers"]) for i in items)
+    assert items[0]["answers"][1]["label"] == "gpt-4-0314 (baseline)" and items[0]["turns"][0]
+    assert {i["verdict"] for i in items} <= {"win", "loss", "tie"}
+
     rescored = run_cli("score", "arena-hard", "--judgments", str(judged), "--json", env=env)
     assert rescored.returncode == 0, rescored.stderr
     (again,) = json.loads(rescored.stdout)
