@@ -26,6 +26,8 @@ REWARD_BENCHMARKS: dict[str, str] = {
     "safe-rlhf": "starling_eval.adapters.preference:SafeRLHFPairs",
     "arena": "starling_eval.adapters.preference:ArenaPairs",
     "nectar": "starling_eval.adapters.preference:NectarPairs",
+    "rewardbench": "starling_eval.adapters.preference:RewardBenchPairs",
+    "rewardbench-2": "starling_eval.adapters.preference:RewardBench2Pairs",
 }
 BACKENDS: dict[str, str] = {
     "hf": "starling_eval.backends.hf:HFChatModel",

@@ -150,7 +150,7 @@ def _run_reward_pairs(ctx: click.Context, benchmark: str, options: dict[str, Any
     if options["rewardbench_json"]:
         from starling_eval.report.rewardbench import update_results_file
 
-        update_results_file(options["rewardbench_json"], result.manifest, scores)
+        update_results_file(options["rewardbench_json"], result.manifest, scores, result.run.path)
     if options["as_json"]:
         emit_json({"run_id": result.run.run_id, "path": str(result.run.path), "status": result.manifest["status"],
                     "benchmark": benchmark, "mode": scores["mode"], "models": scores["models"],
