@@ -81,7 +81,7 @@ demo: install real-model
 	$(BIN)/python -m starling_eval.testing.batch_server --port $(DEMO_JUDGE_PORT) --port-file results/.judge-port \
 	  --random-verdicts single --seed 1 --validating-s 0.5 --in-progress-s 1 --finalizing-s 0.5 & judge=$$!; \
 	for i in $$(seq 100); do test -s results/.judge-port && break; sleep 0.1; done; \
-	echo "judge: local-test-judge (starling_eval.testing.server, seeded random verdicts): a stand-in, not GPT-4"; \
+	echo "judge: local-test-judge (starling_eval.testing.batch_server, seeded random verdicts): a stand-in, not GPT-4"; \
 	$(BIN)/starling-eval run mtbench --model $$model $(DEMO_ARGS) \
 	&& $(BIN)/starling-eval run mtbench --model $$model $(DEMO_ARGS) --json > results/.demo-second.json \
 	&& $(BIN)/python -c "import json; out = json.load(open('results/.demo-second.json')); \
