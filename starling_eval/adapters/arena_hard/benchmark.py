@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from starling_eval.adapters.arena_hard import verdicts
+from starling_eval.adapters.arena_hard.style import answer_text
 from starling_eval.adapters.base import Sample
 from starling_eval.data import DataDir, DataError, iter_jsonl_objects
 from starling_eval.spec import JudgeRequest, JudgeSpec, Message
@@ -63,9 +64,10 @@ def read_answer_file(path: Path) -> dict[str, list[str]]:
     → {uid: [answer]}."""
     answers: dict[str, list[str]] = {}
     for lineno, row in iter_jsonl_objects(path):
-        messages = row.get("messages")
-        reply = messages[-1].get("content") if isinstance(messages, list) and messages else None
-        text = reply.get("answer") if isinstance(reply, dict) else reply
+        try:
+            text = answer_text(row)
+        except DataError:
+            text = None
         if "uid" not in row or not isinstance(text, str):
             raise DataError(f"{path} line {lineno}: expected uid and messages ending in the assistant's answer")
         if str(row["uid"]) in answers:
