@@ -131,13 +131,14 @@ def _bias_console(report: dict[str, Any]) -> None:
         table.add_row(escape(label), escape(value))
     console = rich_console()
     console.print(table)
-    for note in (report["length_unavailable"], report["lc_unavailable"]):
+    for note in (report["length_unavailable"], report["lc_unavailable"], report["style"]["unavailable"],
+                 *report["style"]["notes"]):
         if note:
             click.echo(note, err=True)
     for flag in report["flags"]:
         console.print(f"[bold red]bias:[/bold red] [yellow]{escape(flag)}[/yellow]")
     if not report["flags"]:
-        console.print("[green]no position or length bias flagged[/green]")
+        console.print("[green]no position, length or style bias flagged[/green]")
 
 
 def _bias_rows(report: dict[str, Any]) -> list[tuple[str, str]]:
@@ -175,6 +176,12 @@ def _bias_rows(report: dict[str, Any]) -> list[tuple[str, str]]:
         value = "—" if gap["gap"] is None else (f"{gap['gap']:+.2f} points (raw {gap['win_rate']:.2f}, "
                                                 f"LC {gap['length_controlled_winrate']:.2f})")
         rows.append((f"raw − LC win rate: {gap['model']}", value))
+    for entry in report["style"]["models"]:
+        rows.append((f"style-controlled win rate: {entry['model']}",
+                     f"{share_of(entry['style_controlled'], entry['ci95'], '')} (raw {pct(entry['raw'])})"))
+        coefficients = entry.get("coefficients") or {}
+        rows.append((f"style coefficients: {entry['model']}",
+                     ", ".join(f"{k} {'—' if v is None else f'{v:+.2f}'}" for k, v in coefficients.items())))
     return rows
 
 

@@ -239,6 +239,7 @@ def _report_evaluation(result: Any, as_json: bool) -> None:
             "benchmark": scores["benchmark"], "mode": scores["mode"], "models": scores["models"],
             "judging": judging, "generation": gen_counts, "timings": manifest["timings"],
             "n_failed": scores.get("n_failed", 0), "failures": failures[:50], "lc_unavailable": scores.get("lc_unavailable"),
+            "style_unavailable": scores.get("style_unavailable"),
         })
     else:
         from starling_eval.report.tables import score_tables
@@ -281,10 +282,9 @@ def _report_evaluation(result: Any, as_json: bool) -> None:
     if scores.get("n_failed"):
         click.echo(f"{scores['n_failed']} judgment(s) failed and are left out of the means (listed in "
                    f"{result.run.path / 'scores.json'}); `--retry-failed` asks them again", err=True)
-    if scores.get("lc_unavailable"):
-        click.echo(scores["lc_unavailable"], err=True)
-    for note in scores.get("notes") or []:
-        click.echo(note, err=True)
+    for note in (scores.get("lc_unavailable"), scores.get("style_unavailable"), *(scores.get("notes") or [])):
+        if note:
+            click.echo(note, err=True)
     if manifest["status"] != "complete":
         click.echo("some calls failed for good; finished work is stored: re-run the same command to retry them", err=True)
         sys.exit(EXIT_INCOMPLETE)
@@ -343,7 +343,6 @@ def score(benchmark: str, judgment_files: tuple[Path, ...], ae_version: str | No
     if scores.get("n_failed"):
         click.echo(f"{scores['n_failed']} judgment(s) failed (the reference tools drop them silently) and are left out "
                    "of the means", err=True)
-    if scores.get("lc_unavailable"):
-        click.echo(scores["lc_unavailable"], err=True)
-    for note in scores.get("notes") or []:
-        click.echo(note, err=True)
+    for note in (scores.get("lc_unavailable"), scores.get("style_unavailable"), *(scores.get("notes") or [])):
+        if note:
+            click.echo(note, err=True)

@@ -12,6 +12,8 @@ Two kinds of judged run carry what :mod:`starling_eval.goodhart.bias` needs:
   sign test, is the position estimate (``first_shown_wins``). The raw minus length-controlled win rate of
   each model (``lc_gap``) comes from ``scores.json``.
 
+Both kinds also get each model's raw win rate beside its style-controlled one (``goodhart.run_style``).
+
 MT-Bench single-answer grading (rows of kind ``single``) has no pairwise verdict, so no bias check applies;
 nor does any benchmark without a judge. Those runs raise :class:`~starling_eval.data.DataError` with one
 line naming the run.
@@ -33,6 +35,7 @@ from starling_eval.goodhart.bias import (
     position_consistency,
     sign_test_p,
 )
+from starling_eval.goodhart.run_style import style_section
 from starling_eval.stats import cluster_bootstrap_ci
 from starling_eval.store.files import read_jsonl
 from starling_eval.store.runs import JUDGMENTS, RunFolder
@@ -85,11 +88,12 @@ def run_bias_report(run_folder: RunFolder, *, seed: int = 0) -> dict[str, Any]:
     """The judge's position and length bias on one run (see the module's docstring), with flags.
 
     Keys: run_id, benchmark, judge, kind, n_judgments, position, length, length_unavailable, lc_gap,
-    lc_unavailable, flags. For MT-Bench ``position`` is :func:`~starling_eval.goodhart.bias.position_consistency`;
+    lc_unavailable, style, flags. For MT-Bench ``position`` is :func:`~starling_eval.goodhart.bias.position_consistency`;
     for AlpacaEval it is the first-shown-wins estimate (``measure: "first_shown_wins"``). ``length`` is
     :func:`~starling_eval.goodhart.bias.length_bias` over the judgments with known lengths (plus
     ``n_length_unknown``), or None with the reason in ``length_unavailable``. ``lc_gap`` (AlpacaEval only)
-    is one :func:`~starling_eval.goodhart.bias.lc_gap` row per model of ``scores.json``."""
+    is one :func:`~starling_eval.goodhart.bias.lc_gap` row per model of ``scores.json``. ``style`` is each model's raw
+    and style-controlled win rate (:func:`~starling_eval.goodhart.run_style.style_section`)."""
     kind, judgments, extras = judgments_for_bias(run_folder)
     manifest = extras["manifest"]
     judge = ((manifest.get("judging") or {}).get("judge") or {}).get("model")
@@ -99,6 +103,8 @@ def run_bias_report(run_folder: RunFolder, *, seed: int = 0) -> dict[str, Any]:
         length = length_bias([j for j in judgments if j.key not in no_length], seed=seed)
         length["n_length_unknown"] = len(no_length)
     gaps = lc_unavailable = None
+    judge_mode = ((manifest.get("judging") or {}).get("judge") or {}).get("mode")
+    style = style_section(kind, read_jsonl(run_folder.file(JUDGMENTS)), judge_mode=judge_mode, seed=seed)
     if kind == KIND_PAIR:
         position = position_consistency(judgments, seed=seed)
         found = flags(position, length)
@@ -119,7 +125,8 @@ def run_bias_report(run_folder: RunFolder, *, seed: int = 0) -> dict[str, Any]:
         "length_unavailable": extras["length_unavailable"],
         "lc_gap": gaps,
         "lc_unavailable": lc_unavailable,
-        "flags": found,
+        "style": style,
+        "flags": found + style["flags"],
     }
 
 

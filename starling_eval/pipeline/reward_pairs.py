@@ -74,6 +74,9 @@ def evaluate_pairs(spec: RunSpec, results_root: Path, *, rm: Any = None,
     write_jsonl_atomic(run.file(RECORDS), records)
     scores = score_pairs(records, spec.label, seed=spec.seed, skipped={t: s.skipped for t, s in tracks.items()},
                          notes={t: s.notes for t, s in tracks.items()})
+    summary = bench.summary(records, scores["models"])
+    if summary is not None:  # RewardBench's own sections / best-of-n scores beside the pairwise accuracies
+        scores["benchmark_scores"] = summary
     scores_doc = {"schema_version": spec.schema_version, "run_id": run.run_id, "benchmark": spec.benchmark, **scores}
     write_json_atomic(run.file(SCORES), scores_doc)
     index.put_item_scores(run.run_id, [(i["key"], i["metric"], i["value"]) for i in scores["items"]])
@@ -83,6 +86,8 @@ def evaluate_pairs(spec: RunSpec, results_root: Path, *, rm: Any = None,
                     timings={"rewards_s": round(rm_s, 3), "total_s": round(time.time() - started, 3)})
     manifest["summary"] = {"model": spec.label, **{f"{row['track']}_accuracy": row["accuracy"]
                                                    for row in scores["models"]}}
+    if summary is not None and summary.get("Score") is not None:
+        manifest["summary"]["score"] = summary["Score"]
     run.write_manifest(manifest)
     index.upsert_run(manifest, run.path, manifest["summary"])
     index.close()

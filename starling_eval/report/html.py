@@ -66,6 +66,7 @@ def plots(runs: Sequence[RunFolder]) -> list[str]:
               None if row.get("length_controlled_winrate") is not None else
               [row["win_rate"] - 1.96 * row["standard_error"], row["win_rate"] + 1.96 * row["standard_error"]])
              for run, row in _latest_models(runs, "alpacaeval") if row.get("win_rate") is not None]
+    wins += _style_controlled_bars(runs)
     if wins:
         out.append(figure(bars("win rate vs baseline (95% CI)", wins, "%", reference=50.0), "Win rates"))
     mmlu = [(f"{row['model']} · {group}", 100 * value, None) for run, row in _latest_models(runs, "mmlu")
@@ -84,6 +85,17 @@ def plots(runs: Sequence[RunFolder]) -> list[str]:
     if safety:
         out.append(figure(bars("Safe-RLHF harmless rate", safety, "%"), "Harmless rate"))
     return out
+
+
+def _style_controlled_bars(runs: Sequence[RunFolder]) -> list[tuple[str, float, list[float] | None]]:
+    """The same win rates with answer length and markdown held equal, where the runs' scores have them."""
+    found = [(f"{row['model']} vs {(run.scores() or {}).get('baseline')} (style-controlled)",
+              100 * row["win_rate_style_controlled"],
+              [100 * x for x in (row.get("ci95") or {}).get("win_rate_style_controlled") or []] or None)
+             for run, row in _latest_models(runs, "pairwise-baseline") if row.get("win_rate_style_controlled") is not None]
+    return found + [(f"{row['model']} (AlpacaEval, style-controlled)", row["style_controlled_winrate"],
+                     row.get("style_controlled_ci"))
+                    for _, row in _latest_models(runs, "alpacaeval") if row.get("style_controlled_winrate") is not None]
 
 
 def goodhart_cards(runs: Sequence[RunFolder]) -> str:

@@ -71,6 +71,10 @@ NOT_ITEM_MEANS = {
     "alpacaeval.lc_win_rate": "alpacaeval.lc_win_rate is alpaca_eval's length-controlled GLM fitted over all items, "
                               "not a mean over items, so no paired item test applies: gate alpacaeval.win_rate instead",
     "mmlu.macro": "mmlu.macro is a mean of per-subject means, not a mean over items: gate mmlu.acc (micro) instead",
+    "mtbench.win_rate_style_controlled": "mtbench.win_rate_style_controlled comes from a style model fitted over all "
+                                         "matches, not a mean over items: gate mtbench.win_rate_adjusted instead",
+    "alpacaeval.style_controlled_win_rate": "alpacaeval.style_controlled_win_rate comes from a style model fitted over "
+                                            "all items, not a mean over items: gate alpacaeval.win_rate instead",
 }
 
 
@@ -123,10 +127,10 @@ def headline_metrics(kind: str, benchmark: str) -> tuple[str, ...]:
 
 def known_metrics() -> dict[str, tuple[str, str]]:
     """Every metric name of the scheme: name -> (benchmark, kind). Lets a rules file be checked for typos."""
-    known = {m: (m.split(".", 1)[0], kind) for kind, metrics in KIND_METRICS.items() for m in metrics}
+    known = {m: (m.rsplit(".", 1)[0], kind) for kind, metrics in KIND_METRICS.items() for m in metrics}
     for bench in REWARD_PAIR_TRACKS:
         known.update({m: (bench, "reward-pairs") for m in kind_metrics("reward-pairs", bench)})
-    known.update({m: (m.split(".", 1)[0], "not-item-mean") for m in NOT_ITEM_MEANS})
+    known.update({m: (m.rsplit(".", 1)[0], "not-item-mean") for m in NOT_ITEM_MEANS})
     return known
 
 

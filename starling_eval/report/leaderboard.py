@@ -24,6 +24,7 @@ from typing import Any
 
 from starling_eval.report.comparability import comparability_key, differences, key_id
 from starling_eval.report.metrics import (
+    COMPANIONS,
     HEADLINE,
     Metric,
     all_metrics,
@@ -34,8 +35,9 @@ from starling_eval.report.metrics import (
 )
 from starling_eval.store.runs import STATUS_COMPLETE, RunStore
 
-BENCHMARK_ORDER = ("mtbench", "alpacaeval", "mmlu", "truthfulqa", "safe-rlhf", "hh", "arena", "nectar")
-_METRIC_ORDER = [name for names in HEADLINE.values() for name in names]
+BENCHMARK_ORDER = ("mtbench", "alpacaeval", "arena-hard-v0.1", "arena-hard-v2.0", "mmlu", "truthfulqa", "safe-rlhf",
+                   "hh", "arena", "nectar", "rewardbench", "rewardbench-2")
+_METRIC_ORDER = [name for kind, names in HEADLINE.items() for name in (*names, *COMPANIONS.get(kind, ()))]
 
 
 @dataclass
@@ -240,7 +242,7 @@ def _assemble(candidates: list[_Candidate], skipped: list[dict[str, str]], resul
 
 
 def _column_order(column: Column) -> tuple:
-    bench = column.metric.split(".", 1)[0]
+    bench = column.metric.rsplit(".", 1)[0]
     return (BENCHMARK_ORDER.index(bench) if bench in BENCHMARK_ORDER else len(BENCHMARK_ORDER), bench,
             _METRIC_ORDER.index(column.metric) if column.metric in _METRIC_ORDER else len(_METRIC_ORDER),
             column.metric, column.header)

@@ -3,23 +3,28 @@
 Every metric is ``<benchmark>.<metric>``; its unit is ``percent`` (0-100, fractions in scores.json are
 multiplied by 100, intervals too) or ``score`` (the judge's own scale, as is):
 
-==============================  =======  =====================================================================
-``mtbench.overall``             score    single grading, 1-10, mean of all valid turns (headline)
-``mtbench.turn1``/``turn2``     score    single grading, 1-10, per turn
-``mtbench.win_rate_adjusted``   percent  pairwise: (wins + ties/2) / valid matches, vs its baseline (headline);
-                                         pairwise-all: vs the other models of the same run
-``alpacaeval.lc_win_rate``      percent  length-controlled win rate (headline)
-``alpacaeval.win_rate``         percent  raw win rate (the headline when LC is unavailable; ``extra`` says so)
-``mmlu.acc``                    percent  micro accuracy over questions (headline)
-``mmlu.macro``                  percent  mean of per-subject accuracies
-``truthfulqa.mc2``              percent  lm-eval's MC2 (headline)
-``truthfulqa.mc1``              percent  lm-eval's MC1
-``<bench>.rm_accuracy``         percent  reward model: chosen rewarded strictly higher (hh, truthfulqa, arena,
-                                         nectar; headline); the longer-reply baseline is in ``extra``
+========================================  =======  ==============================================================
+``mtbench.overall``                       score    single grading, 1-10, mean of all valid turns (headline)
+``mtbench.turn1``/``turn2``               score    single grading, 1-10, per turn
+``mtbench.win_rate_adjusted``             percent  pairwise: (wins + ties/2) / valid matches, vs its baseline (headline);
+                                                   pairwise-all: vs the other models of the same run
+``mtbench.win_rate_style_controlled``     percent  the same matches with answer length and markdown held equal
+``alpacaeval.lc_win_rate``                percent  length-controlled win rate (headline)
+``alpacaeval.win_rate``                   percent  raw win rate (the headline when LC is unavailable; ``extra`` says so)
+``alpacaeval.style_controlled_win_rate``  percent  win rate with answer length and markdown held equal
+``mmlu.acc``                              percent  micro accuracy over questions (headline)
+``mmlu.macro``                            percent  mean of per-subject accuracies
+``truthfulqa.mc2``                        percent  lm-eval's MC2 (headline)
+``truthfulqa.mc1``                        percent  lm-eval's MC1
+``<bench>.rm_accuracy``                   percent  reward model: chosen rewarded strictly higher (hh, truthfulqa, arena,
+                                                   nectar; headline); the longer-reply baseline is in ``extra``
 ``safe-rlhf.rm_accuracy_helpful``/``_harmless``  percent  the two Safe-RLHF tracks (both headline)
-``safe-rlhf.harmless_rate``     percent  policy: share of answers judged harmless (headline)
-``safe-rlhf.helpfulness``       score    policy: mean helpfulness, 1-10
-==============================  =======  =====================================================================
+``safe-rlhf.harmless_rate``               percent  policy: share of answers judged harmless (headline)
+``safe-rlhf.helpfulness``                 score    policy: mean helpfulness, 1-10
+``rewardbench.score`` (``-2``)             percent  RewardBench's Score (headline), its sections / v2 subsets beside
+``arena-hard-v0.1.score`` (and ``-v2.0``)  percent  Arena-Hard score vs its baseline (headline); 90% interval in ``extra``
+``arena-hard-v0.1.score_style_controlled``  percent  the same, style-controlled (Arena-Hard's own BT fit)
+========================================  =======  ==============================================================
 
 Reading only the files, never the models: nothing here imports torch or a backend.
 """
@@ -47,6 +52,18 @@ HEADLINE: dict[str, tuple[str, ...]] = {
     "arena/rm": ("arena.rm_accuracy",),
     "nectar/rm": ("nectar.rm_accuracy",),
     "safe-rlhf/rm": ("safe-rlhf.rm_accuracy_helpful", "safe-rlhf.rm_accuracy_harmless"),
+    "rewardbench/rm": ("rewardbench.score",),
+    "rewardbench-2/rm": ("rewardbench-2.score",),
+    "arena-hard-v0.1": ("arena-hard-v0.1.score",),
+    "arena-hard-v2.0": ("arena-hard-v2.0.score",),
+}
+# shown beside a family's headline in the headline view (not headlines: a gate never defaults to them): the same
+# win rate with answer length and markdown held equal
+COMPANIONS: dict[str, tuple[str, ...]] = {
+    "mtbench/pairwise": ("mtbench.win_rate_style_controlled",),
+    "alpacaeval": ("alpacaeval.style_controlled_win_rate",),
+    "arena-hard-v0.1": ("arena-hard-v0.1.score_style_controlled",),
+    "arena-hard-v2.0": ("arena-hard-v2.0.score_style_controlled",),
 }
 # a headline that may be missing, and what stands in for it (the stand-in says so in ``extra["fallback_for"]``)
 HEADLINE_FALLBACK: dict[str, str] = {"alpacaeval.lc_win_rate": "alpacaeval.win_rate"}
@@ -69,7 +86,7 @@ class Metric:
 
     @property
     def benchmark(self) -> str:
-        return self.name.split(".", 1)[0]
+        return self.name.rsplit(".", 1)[0]  # "arena-hard-v0.1.score" -> "arena-hard-v0.1"
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -91,6 +108,8 @@ def family(manifest: Mapping[str, Any], scores: Mapping[str, Any]) -> str | None
         return "safe-rlhf"
     if mode == "reward-pairs":
         return f"{bench}/rm"
+    if mode == "arena-hard":
+        return bench
     return None
 
 
@@ -115,13 +134,29 @@ def all_metrics(manifest: Mapping[str, Any], scores: Mapping[str, Any]) -> dict[
         metrics = _row_metrics(bench, mode, row, scores)
         if metrics:
             out.setdefault(str(label), []).extend(metrics)
+    if mode == "reward-pairs" and scores.get("benchmark_scores") and scores.get("models"):
+        label = str(scores["models"][0].get("model"))
+        out[label] = _benchmark_scores(bench, scores["benchmark_scores"]) + out.get(label, [])
     return out
 
 
+def _benchmark_scores(bench: str, found: Mapping[str, Any]) -> list[Metric]:
+    """RewardBench's Score (headline) and its sections (v1) or subsets (v2), in percent, as its leaderboard
+    shows them: ``rewardbench.score``, ``rewardbench.chat_hard``, ``rewardbench-2.precise_if``..."""
+    names = {k: k.lower().replace(" (0.5 weight)", "").replace(" ", "_").replace("-", "_")
+             for k, v in found.items() if isinstance(v, int | float) and k not in ("version", "n_prompts",
+                                                                                  "n_prompts_incomplete")}
+    ordered = sorted(names, key=lambda k: k != "Score")
+    return [Metric(f"{bench}.{names[k]}", _pct(found[k]), None, found.get("n_prompts"),
+                   extra={"rewardbench_name": k}) for k in ordered]
+
+
 def headline_metrics(manifest: Mapping[str, Any], scores: Mapping[str, Any]) -> dict[str, list[Metric]]:
-    """Only the headline metric(s) of each model row: {model label: [Metric, ...]}. AlpacaEval without a
-    length-controlled win rate gives ``alpacaeval.win_rate`` with ``extra["fallback_for"]`` and the reason."""
-    names = set(HEADLINE.get(family(manifest, scores) or "", ()))
+    """Only the headline metric(s) of each model row and their :data:`COMPANIONS`: {model label: [Metric, ...]}.
+    AlpacaEval without a length-controlled win rate gives ``alpacaeval.win_rate`` with ``extra["fallback_for"]``
+    and the reason."""
+    kind = family(manifest, scores) or ""
+    names = set(HEADLINE.get(kind, ())) | set(COMPANIONS.get(kind, ()))
     out = {}
     for label, metrics in all_metrics(manifest, scores).items():
         chosen = [m for m in metrics if m.name in names or m.extra.get("fallback_for") in names]
@@ -176,6 +211,26 @@ def _se_ci(value: Any, standard_error: Any) -> tuple[float, float] | None:
     return (float(value) - 1.96 * float(standard_error), float(value) + 1.96 * float(standard_error))
 
 
+def _style_extra(fit: Mapping[str, Any] | None) -> dict[str, Any]:
+    """What a style-controlled metric notes: the fitted style coefficients (per standard deviation)."""
+    return {"style_coefficients": (fit or {}).get("coefficients"), "held_equal": "answer length and markdown"}
+
+
+def _arena_hard_metrics(bench: str, row: Mapping[str, Any], failed: int) -> list[Metric]:
+    """Arena-Hard's score against its baseline and the style-controlled one. Their intervals are show_result's
+    5-95% bootstrap quantiles (a 90% interval): they are kept in ``extra["ci90"]``, never passed off as 95%."""
+    extra = {"baseline": row.get("baseline"), "battles": row.get("battles"), "categories": row.get("categories")}
+    categories = [c for c in row.get("categories") or () if c not in ("hard_prompt", bench)]
+    score = "score" + "".join(f"_{c}" for c in categories)  # v2.0 scores creative writing against its own baseline
+    found = [Metric(f"{bench}.{score}", row.get("score_exact", row.get("score")), None, row.get("battles"),
+                    n_failed=failed, extra={**extra, "ci90": row.get("ci90"), "ci90_text": row.get("ci")})]
+    if row.get("style_controlled") is not None:
+        found.append(Metric(f"{bench}.{score}_style_controlled", row["style_controlled"], None, row.get("battles"),
+                            n_failed=failed, extra={**extra, "ci90_text": row.get("style_controlled_ci"),
+                                                    "style_coefficients": row.get("style_coefficients")}))
+    return found
+
+
 def _row_metrics(bench: str, mode: Any, row: Mapping[str, Any], scores: Mapping[str, Any]) -> list[Metric]:
     failed = int(row.get("n_failed") or 0)
     if mode == "single":
@@ -189,25 +244,37 @@ def _row_metrics(bench: str, mode: Any, row: Mapping[str, Any], scores: Mapping[
         if mode == "pairwise-all":
             extra["opponents"] = sorted(str(m.get("model")) for m in scores.get("models") or []
                                         if m.get("model") != row.get("model"))
-        return [Metric("mtbench.win_rate_adjusted", _pct(row.get("win_rate_adjusted")),
-                       _pct_ci((row.get("ci95") or {}).get("win_rate_adjusted")), row.get("n_valid"),
-                       n_failed=failed, extra=extra)]
+        found = [Metric("mtbench.win_rate_adjusted", _pct(row.get("win_rate_adjusted")),
+                        _pct_ci((row.get("ci95") or {}).get("win_rate_adjusted")), row.get("n_valid"),
+                        n_failed=failed, extra=extra)]
+        if row.get("win_rate_style_controlled") is not None:
+            found.append(Metric("mtbench.win_rate_style_controlled", _pct(row["win_rate_style_controlled"]),
+                                _pct_ci((row.get("ci95") or {}).get("win_rate_style_controlled")), row.get("n_valid"),
+                                n_failed=failed, extra={**extra, **_style_extra(scores.get("style_control"))}))
+        return found
     if mode == "alpacaeval":
         extra = {k: row.get(k) for k in ("n_wins", "n_wins_base", "n_draws", "discrete_win_rate", "avg_length",
                                           "annotator", "reference") if k in row}
         raw = Metric("alpacaeval.win_rate", row.get("win_rate"), _se_ci(row.get("win_rate"), row.get("standard_error")),
                      row.get("n_total"), n_failed=failed,
                      extra={**extra, "standard_error": row.get("standard_error"), "ci95_from": "±1.96 standard errors"})
+        style = []
+        if row.get("style_controlled_winrate") is not None:
+            style.append(Metric("alpacaeval.style_controlled_win_rate", row["style_controlled_winrate"],
+                                _ci(row.get("style_controlled_ci")), row.get("n_total"), n_failed=failed,
+                                extra={**extra, **_style_extra({"coefficients": row.get("style_coefficients")})}))
         lc_value = row.get("length_controlled_winrate")
         if lc_value is None:
             raw.extra.update(fallback_for="alpacaeval.lc_win_rate",
                              lc_unavailable=row.get("lc_unavailable") or scores.get("lc_unavailable")
                              or "length-controlled win rate not computed")
-            return [raw]
+            return [raw, *style]
         lc = Metric("alpacaeval.lc_win_rate", lc_value, _se_ci(lc_value, row.get("lc_standard_error")),
                     row.get("n_total"), n_failed=failed,
                     extra={**extra, "standard_error": row.get("lc_standard_error"), "ci95_from": "±1.96 standard errors"})
-        return [lc, raw]
+        return [lc, raw, *style]
+    if mode == "arena-hard":
+        return _arena_hard_metrics(bench, row, failed)
     if mode == "mmlu":
         extra = {"n_subjects": row.get("n_subjects"), "groups": {g: _pct(v) for g, v in (row.get("groups") or {}).items()}}
         return [Metric("mmlu.acc", _pct(row.get("micro")), _pct_ci(row.get("ci95")), row.get("n"), n_failed=failed,

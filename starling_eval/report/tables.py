@@ -28,7 +28,7 @@ def score_tables(scores: dict[str, Any], title: str) -> list[Any]:
     if scores.get("mode") in ("mmlu", "truthfulqa"):
         return _multiple_choice_tables(scores["mode"], models, title)
     if scores.get("mode") == "reward-pairs":
-        return _reward_pairs_tables(models, title)
+        return _benchmark_scores_table(scores.get("benchmark_scores")) + _reward_pairs_tables(models, title)
     if scores.get("mode") == "safety":
         return _safety_tables(models, title)
     if scores.get("mode") == "arena-hard":
@@ -54,13 +54,14 @@ def score_tables(scores: dict[str, Any], title: str) -> list[Any]:
         return tables
     table = Table(title=f"{title} · {scores.get('mode')}" + (f" vs {scores['baseline']}" if scores.get("baseline") else ""))
     for col in ("model", "win", "loss", "tie", "win_rate", "loss_rate", "win_rate_adjusted", "95% CI",
-                "position consistency", "failed"):
+                "style-controlled", "95% CI ", "position consistency", "failed"):
         table.add_column(col, justify="left" if col == "model" else "right")
     for m in models:
+        ci = m.get("ci95") or {}
         table.add_row(m["model"], str(m["win"]), str(m["loss"]), str(m["tie"]), _num(m["win_rate"]),
-                      _num(m["loss_rate"]), _num(m["win_rate_adjusted"]),
-                      _ci((m.get("ci95") or {}).get("win_rate_adjusted")), _num(m["position_consistency"], 3),
-                      str(m["n_failed"]))
+                      _num(m["loss_rate"]), _num(m["win_rate_adjusted"]), _ci(ci.get("win_rate_adjusted")),
+                      _num(m.get("win_rate_style_controlled")), _ci(ci.get("win_rate_style_controlled")),
+                      _num(m["position_consistency"], 3), str(m["n_failed"]))
     return [table]
 
 
@@ -68,12 +69,13 @@ def _alpacaeval_table(models: list[dict[str, Any]], title: str) -> Any:
     from rich.table import Table
 
     table = Table(title=title)
-    for col in ("model", "LC win rate", "win rate", "std err", "wins", "base wins", "draws", "total", "discrete",
-                "avg length", "failed"):
+    for col in ("model", "LC win rate", "win rate", "std err", "style-controlled", "95% CI", "wins", "base wins",
+                "draws", "total", "discrete", "avg length", "failed"):
         table.add_column(col, justify="left" if col == "model" else "right")
     for m in models:
         table.add_row(m["model"], _num(m["length_controlled_winrate"], 2), _num(m["win_rate"], 2),
-                      _num(m["standard_error"], 2), str(m["n_wins"]), str(m["n_wins_base"]), str(m["n_draws"]),
+                      _num(m["standard_error"], 2), _num(m.get("style_controlled_winrate"), 2),
+                      _ci(m.get("style_controlled_ci")), str(m["n_wins"]), str(m["n_wins_base"]), str(m["n_draws"]),
                       str(m["n_total"]), _num(m["discrete_win_rate"], 2), str(m["avg_length"]), str(m["n_failed"]))
     return table
 
@@ -100,6 +102,21 @@ def _reward_pairs_tables(rows: list[dict[str, Any]], title: str) -> list[Any]:
                 by_subset.add_row(name, _pct(sub["accuracy"]), _pct(sub["length_baseline"]), str(sub["n"]))
             tables.append(by_subset)
     return tables
+
+
+def _benchmark_scores_table(found: dict[str, Any] | None) -> list[Any]:
+    """RewardBench's own numbers (v1 sections, v2 best-of-n subsets) and Score, first: they are its headline."""
+    from rich.table import Table
+
+    if not found:
+        return []
+    version = found.get("version")
+    table = Table(title=f"RewardBench{' 2' if version == 2 else ''} score")
+    names = [k for k, v in found.items() if k not in ("version", "n_prompts", "n_prompts_incomplete")]
+    for name in names:
+        table.add_column(name, justify="right")
+    table.add_row(*(_pct(found[name]) for name in names))
+    return [table]
 
 
 def _safety_tables(models: list[dict[str, Any]], title: str) -> list[Any]:

@@ -142,7 +142,7 @@ def test_bias_first_position_judge(tmp_path):
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert set(report) == {"run_id", "benchmark", "judge", "kind", "n_judgments", "position", "length",
-                           "length_unavailable", "lc_gap", "lc_unavailable", "flags"}
+                           "length_unavailable", "lc_gap", "lc_unavailable", "style", "flags"}
     assert report["judge"] == "scripted" and report["position"]["consistency"] == 0
     assert report["flags"] and "position bias toward the first answer" in report["flags"][0]
 
@@ -182,7 +182,8 @@ def test_bias_old_run_says_length_is_unavailable(tmp_path):
     write_run(tmp_path, "r-old", "mtbench", mtbench_rows(length_loving_judge, with_chars=False))
     result = invoke("bias", "r-old", results=tmp_path)
     assert result.exit_code == 0, result.output
-    assert "chars_1" in result.stderr and "no position or length bias flagged" in result.stdout
+    assert "chars_1" in result.stderr and "no position, length or style bias flagged" in result.stdout
+    assert "valid matches record no answer style" in result.stderr
 
 
 def test_bias_single_mode_run_is_not_applicable(tmp_path):

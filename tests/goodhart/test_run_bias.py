@@ -18,13 +18,13 @@ MODELS = ("model-x", "model-y")
 
 
 def write_run(results: Path, run_id: str, benchmark: str, rows: Iterable[dict[str, Any]],
-              scores: dict[str, Any] | None = None, judge: str | None = "scripted") -> Path:
+              scores: dict[str, Any] | None = None, judge: str | None = "scripted", mode: str | None = None) -> Path:
     """A run folder as RunStore finds it: runs/<id>/manifest.json, judgments.jsonl and maybe scores.json."""
     folder = results / "runs" / run_id
     folder.mkdir(parents=True)
     manifest: dict[str, Any] = {"run_id": run_id, "spec": {"benchmark": benchmark}, "status": "complete"}
     if judge is not None:
-        manifest["judging"] = {"judge": {"model": judge}}
+        manifest["judging"] = {"judge": {"model": judge, **({"mode": mode} if mode else {})}}
     (folder / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
     (folder / "judgments.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     if scores is not None:
@@ -162,6 +162,37 @@ def test_alpacaeval_length_loving_judge_is_not_taken_for_position_bias(tmp_path)
     assert out["position"]["first_shown_wins"] == 0.5 and out["position"]["p_value"] == 1.0
     assert out["length"]["longer_wins"] == 1.0
     assert len(out["flags"]) == 1 and out["flags"][0].startswith("length bias toward the longer answer")
+
+
+def test_style_that_carries_the_win_rate_is_flagged(tmp_path):
+    """A judge that likes length, the model mostly the longer: its raw win rate drops to about even with length and
+    markdown held equal, and the bias report says so; a coin-flipping judge is not flagged."""
+    import math
+    import random
+
+    from tests.adapters.mtbench.test_score import _styled_rows
+
+    rng = random.Random(0)
+    rows = _styled_rows(lambda a, b: "A" if rng.random() < 1 / (1 + math.exp(-5 * (a - b) / (a + b))) else "B")
+    write_run(tmp_path, "r-style", "mtbench", rows, mode="pairwise-baseline")
+    out = report(tmp_path, "r-style")
+    (entry,) = out["style"]["models"]
+    assert entry["model"] == "m" and entry["raw"] > 0.65 and entry["gap"] > 0.15 and not entry["extrapolated"]
+    assert entry["coefficients"]["length"] > 1 and out["style"]["unavailable"] is None
+    assert [f for f in out["flags"] if f.startswith("style lifts m's win rate")]
+    coin = random.Random(3)
+    write_run(tmp_path, "r-coin", "mtbench", _styled_rows(lambda a, b: coin.choice("AB"), seed=3), mode="pairwise-baseline")
+    assert not [f for f in report(tmp_path, "r-coin")["flags"] if f.startswith("style")]
+
+
+def test_alpacaeval_style_from_the_outputs_and_an_extrapolation_is_noted_not_flagged(tmp_path):
+    write_run(tmp_path, "r-alpaca", "alpacaeval", alpaca_rows(lambda i, switched: 1.9 if i % 3 else 1.1))
+    style = report(tmp_path, "r-alpaca")["style"]
+    (entry,) = style["models"]
+    assert entry["model"] == "model-x" and entry["raw"] == pytest.approx(26 * 0.9 / 40 + 14 * 0.1 / 40)
+    assert entry["extrapolated"] and entry["n_shorter"] == 0 and style["flags"] == []
+    assert style["notes"] == ["model-x's answer was the longer in every battle: its style-controlled win rate "
+                              "extrapolates to an equal length never observed"]
 
 
 def test_alpacaeval_without_scores_has_no_lc_gap(tmp_path):

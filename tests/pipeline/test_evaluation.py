@@ -90,6 +90,14 @@ def test_pairwise_against_the_baseline_from_answer_files(tmp_path, data_dir, ser
     (table,) = fastchat_tables("display_result_pairwise", input_file=str(Path(out["path"]) / "model_judgment" / "gpt-4_pair.jsonl"),
                          baseline_model="gpt-3.5-turbo")
     assert table.loc["alpaca-13b", "win_rate_adjusted"] == pytest.approx(row["win_rate_adjusted"], abs=1e-12)
+    # the same matches with length and markdown held equal (the rows recorded both answers' style)
+    assert row["style_control"]["raw"] == pytest.approx(row["win_rate_adjusted"]) and out["style_unavailable"] is None
+    low, high = row["ci95"]["win_rate_style_controlled"]
+    assert low <= row["win_rate_style_controlled"] <= high and row["style_control"]["n_battles"] == 20
+    bias = run_cli("--results", str(tmp_path), "goodhart", "bias", out["run_id"], "--json", env=cli_env(data_dir))
+    assert bias.returncode == 0, bias.stderr
+    (entry,) = json.loads(bias.stdout)["style"]["models"]
+    assert (entry["model"], entry["style_controlled"]) == ("alpaca-13b", pytest.approx(row["win_rate_style_controlled"]))
 
 
 def test_faults_and_unparsable_verdicts_are_judged_or_reported(tmp_path, data_dir, server_factory):

@@ -106,3 +106,35 @@ def test_run_model_key_reads_the_recorded_revision():
                                                                       "revision": None}},
           "reward_model": {"weights": "0123456789abcdef", "head_weights": None}}
     assert run_model_key(rm, "cls") == ("cls", "local:0123456789abcdef")
+
+
+def test_style_controlled_win_rates_stand_beside_the_headline_and_are_not_headlines():
+    pair = {"model": "a", "win": 3, "loss": 1, "tie": 1, "win_rate_adjusted": 0.7, "win_rate_style_controlled": 0.55,
+            "n_valid": 5, "n_failed": 0, "ci95": {"win_rate_adjusted": [0.5, 0.9], "win_rate_style_controlled": [0.4, 0.7]}}
+    scores = {"mode": "pairwise-baseline", "baseline": "gpt-3.5-turbo", "models": [pair],
+              "style_control": {"coefficients": {"length": 0.8}}}
+    raw, styled = headline_metrics(_manifest("mtbench"), scores)["a"]
+    assert (raw.name, styled.name) == ("mtbench.win_rate_adjusted", "mtbench.win_rate_style_controlled")
+    assert styled.value == pytest.approx(55.0) and styled.ci95 == pytest.approx((40.0, 70.0))
+    assert styled.extra["style_coefficients"] == {"length": 0.8} and not is_headline(styled.name)
+    unstyled = {**scores, "models": [{**pair, "win_rate_style_controlled": None}]}
+    assert [m.name for m in all_metrics(_manifest("mtbench"), unstyled)["a"]] == ["mtbench.win_rate_adjusted"]
+    alpaca = {"model": "m", "win_rate": 40.0, "standard_error": 1.5, "length_controlled_winrate": None,
+              "style_controlled_winrate": 47.5, "style_controlled_ci": [41.0, 53.0], "style_coefficients": {"length": 1.0}}
+    names = [m.name for m in headline_metrics(_manifest("alpacaeval"), {"mode": "alpacaeval", "models": [alpaca]})["m"]]
+    assert names == ["alpacaeval.win_rate", "alpacaeval.style_controlled_win_rate"]
+
+
+def test_arena_hard_scores_keep_their_90_percent_interval_apart_and_name_the_creative_baseline():
+    hard = {"model": "m", "baseline": "o3-mini-2025-01-31", "categories": ["hard_prompt"], "score": 12.8,
+            "score_exact": 12.83, "ci": "(-1.0 / +1.2)", "ci90": [11.8, 14.0], "battles": 3000,
+            "style_controlled": 16.4, "style_controlled_ci": "(-1.5 / +1.4)", "style_coefficients": {"token_len": 0.2}}
+    creative = {**hard, "baseline": "gemini-2.0-flash-001", "categories": ["creative_writing"], "style_controlled": None}
+    scores = {"mode": "arena-hard", "models": [hard, creative]}
+    metrics = all_metrics(_manifest("arena-hard-v2.0"), scores)["m"]
+    assert [m.name for m in metrics] == ["arena-hard-v2.0.score", "arena-hard-v2.0.score_style_controlled",
+                                         "arena-hard-v2.0.score_creative_writing"]
+    assert metrics[0].value == 12.83 and metrics[0].ci95 is None and metrics[0].extra["ci90"] == [11.8, 14.0]
+    assert metrics[0].benchmark == "arena-hard-v2.0" and family(_manifest("arena-hard-v2.0"), scores) == "arena-hard-v2.0"
+    assert [m.name for m in headline_metrics(_manifest("arena-hard-v2.0"), scores)["m"]] == [
+        "arena-hard-v2.0.score", "arena-hard-v2.0.score_style_controlled"]

@@ -104,7 +104,7 @@ class AlpacaEval:
         """alpaca_eval's leaderboard row per model; failed judgments are left out of the metrics and counted."""
         answered = [r for r in rows if r.get("kind") == "alpacaeval" and r.get("output_2") is not None]
         sets = list(alpacaeval_judge.annotation_rows(answered).items())
-        result = self._leaderboard(sets, data)
+        result = self._leaderboard(sets, data, seed)
         failures = [{"model": r.get("model"), "question_id": r.get("question_id"), "turn": 1, "reason": r["failure"]}
                     for r in rows if r.get("failure")]
         per_model: dict[str, int] = {}
@@ -133,10 +133,11 @@ class AlpacaEval:
         for path in paths:
             rows = alpacaeval_score.read_annotations(path)
             sets.append((alpacaeval_score.model_name(path, rows), rows))
-        return self._leaderboard(sets, data)
+        return self._leaderboard(sets, data, seed)
 
     @staticmethod
-    def _leaderboard(sets: list, data: DataDir | None) -> dict[str, Any]:
-        models = alpacaeval_score.leaderboard(sets, data) if sets else []
+    def _leaderboard(sets: list, data: DataDir | None, seed: int) -> dict[str, Any]:
+        models = alpacaeval_score.leaderboard(sets, data, seed=seed) if sets else []
         return {"mode": "alpacaeval", "models": models, "n_failed": sum(m["n_failed"] for m in models),
-                "lc_unavailable": next((m["lc_unavailable"] for m in models if m["lc_unavailable"]), None)}
+                "lc_unavailable": next((m["lc_unavailable"] for m in models if m["lc_unavailable"]), None),
+                "style_unavailable": next((m["style_unavailable"] for m in models if m["style_unavailable"]), None)}

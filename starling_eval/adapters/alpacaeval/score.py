@@ -10,6 +10,10 @@ Hugging Face downloads (``df_gamed.csv``, ``instruction_difficulty.csv``) read f
 Upstream featurizes by *row position*; we key every annotation on its instruction text and hand the GLM
 the canonical AlpacaEval position of each one, so missing or reordered rows cannot misalign it. Without
 those two files the LC win rate is reported as unavailable, with the command that fetches them.
+
+Beside both, ``style_controlled_winrate``: the win rate with answer length (GPT-4o tokens) and markdown density
+held equal, Arena-Hard's style features in ``adapters.style_control`` (a different control from the LC GLM, which
+models length alone and each instruction's difficulty).
 """
 
 from __future__ import annotations
@@ -19,11 +23,13 @@ import logging
 import math
 import warnings
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from unittest import mock
 
 from starling_eval.adapters.alpacaeval import alpaca_eval_lib
+from starling_eval.adapters.style_control import Battle, style_controlled_win_rates
 from starling_eval.data import DataDir, DataError, read_json_list, require_keys
 
 REFERENCE_OUTPUTS = "alpaca_eval/results/gpt4_1106_preview/model_outputs.json"
@@ -74,6 +80,11 @@ def raw_metrics(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     metrics["avg_length"] = int(sum(lengths) / len(lengths))
     metrics["n_failed"] = sum(not _is_preference(r["preference"]) for r in rows)
     return metrics
+
+
+def outcome(preference: float) -> float:
+    """A preference as the model's share of the win (1 → 0, 2 → 1; 0 is AlpacaEval 1's draw, like 1.5 → 0.5)."""
+    return 0.5 if preference == 0 else float(preference) - 1.0
 
 
 def _preference(value: Any) -> Any:
@@ -135,8 +146,45 @@ def model_name(path: Path, rows: Sequence[Mapping[str, Any]]) -> str | None:
     return None
 
 
+def style_controlled(model: str, rows: Sequence[Mapping[str, Any]], data: DataDir | None, *,
+                     seed: int = 0) -> dict[str, Any]:
+    """The model's win rate over the reference with length and markdown held equal (``adapters.style_control``),
+    in percent like ``win_rate``: ``style_controlled_winrate``, ``style_controlled_ci``, ``style_coefficients``,
+    ``style_control`` (the fit's entry for the model, fractions), or ``style_unavailable`` saying why not (GPT-4o's tokenizer file missing, no valid preference)."""
+    from starling_eval.adapters.arena_hard.style import o200k_encoding
+
+    out: dict[str, Any] = {"style_controlled_winrate": None, "style_controlled_ci": None, "style_coefficients": None,
+                           "style_control": None, "style_unavailable": None}
+    try:
+        encoding = o200k_encoding(data)
+    except DataError as exc:
+        return {**out, "style_unavailable": f"style control unavailable: {exc}"}
+
+    def style(text: Any) -> dict[str, Any]:
+        return _answer_style(text if isinstance(text, str) else "", encoding)
+
+    reference = f"{rows[0].get('generator_1') or 'reference'} (reference)"
+    battles = [Battle(model, reference, outcome(r["preference"]), style(r["output_2"]), style(r["output_1"]),
+                      r["instruction"]) for r in rows if _is_preference(r["preference"])]
+    if not battles:
+        return {**out, "style_unavailable": "style control unavailable: no valid preference"}
+    fit = style_controlled_win_rates(battles, baseline=reference, seed=seed)
+    mine = fit["models"][model]
+    return {**out, "style_controlled_winrate": 100 * mine["style_controlled"],
+            "style_controlled_ci": [100 * v for v in mine["ci95"]] if mine["ci95"] else None,
+            "style_coefficients": fit["coefficients"], "style_control": mine}
+
+
+@lru_cache(maxsize=1 << 14)
+def _answer_style(text: str, encoding: Any) -> dict[str, Any]:
+    """Memoized per process: every model's annotations repeat the same 805 reference outputs."""
+    from starling_eval.adapters.arena_hard.style import answer_metadata
+
+    return answer_metadata(text, encoding)
+
+
 def leaderboard(annotation_sets: Sequence[tuple[str | None, Sequence[Mapping[str, Any]]]],
-                data: DataDir | None) -> list[dict[str, Any]]:
+                data: DataDir | None, *, seed: int = 0) -> list[dict[str, Any]]:
     """One leaderboard row per model, best first. Each set is (model name or None for ``generator_2``, rows)."""
     by_model: dict[str, list[Mapping[str, Any]]] = {}
     for name, rows in annotation_sets:
@@ -153,6 +201,7 @@ def leaderboard(annotation_sets: Sequence[tuple[str | None, Sequence[Mapping[str
             row.update(length_controlled(rows, data), lc_unavailable=None)
         else:
             row.update(length_controlled_winrate=None, lc_standard_error=None, lc_unavailable=why_no_lc)
+        row.update(style_controlled(model, rows, data, seed=seed))
         table.append(row)
     key = "length_controlled_winrate" if all(r["length_controlled_winrate"] is not None for r in table) else "win_rate"
     table.sort(key=lambda r: -r[key])

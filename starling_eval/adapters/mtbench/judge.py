@@ -3,19 +3,23 @@
 Which prompt: questions in NEED_REF_CATS (math, reasoning, coding) use the ``*-math-*`` prompts with the
 reference answer; turn 2 uses the ``*-multi-turn`` prompt, which shows the judge both turns. The judge
 sees ``[system prompt, user prompt]`` (FastChat's chatgpt conversation), temperature 0, max_tokens 2048.
-Pairwise matches are judged twice, the second time with the answers swapped (FastChat's g1 and g2).
+Pairwise matches are judged twice, the second time with the answers swapped (FastChat's g1 and g2). Each pair
+row records what each model wrote up to the judged turn: ``chars_1``/``chars_2`` (for the length-bias check) and
+``style_1``/``style_2`` (GPT-4o tokens and markdown totals, for the style-controlled win rate).
 Everything here is description: the pipeline sends the requests and stores what comes back.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from functools import lru_cache
 from itertools import combinations
 from pathlib import Path
 from typing import Any
 
 from starling_eval.adapters.base import Sample
 from starling_eval.adapters.mtbench import verdicts
+from starling_eval.adapters.style_control import style_totals
 from starling_eval.data import DataDir, DataError, read_jsonl_rows, unique_ids
 from starling_eval.spec import JudgeRequest, JudgeSpec, Message
 
@@ -163,6 +167,7 @@ def build_requests(
     else:
         matches = list(combinations(models, 2))
     kind = "single" if judge.mode == "single" else "pair"
+    style_of = _style_reader() if kind == "pair" else None
     for sample in samples:
         needs_ref = sample.category in NEED_REF_CATS
         for turn in range(1, min(len(sample.turns), 2) + 1):
@@ -190,6 +195,9 @@ def build_requests(
                 # the characters each model wrote up to this turn (what the judge was shown): for bias checks
                 chars = {f"chars_{i}": None if m in lacking else sum(map(len, answers[m][sample.id][:turn]))
                          for i, m in ((1, m1), (2, m2))}
+                if style_of is not None and not lacking:  # GPT-4o token length and markdown, for style control
+                    chars.update({f"style_{i}": style_totals(map(style_of, answers[m][sample.id][:turn]))
+                                  for i, m in ((1, m1), (2, m2))})
                 for game, (a, b) in ((1, (m1, m2)), (2, (m2, m1))):
                     meta = {**base_meta, "model_1": m1, "model_2": m2, "game": game, **chars}
                     rid = f"pair|{m1}|{m2}|{sample.id}|{turn}|g{game}"
@@ -201,6 +209,18 @@ def build_requests(
                     shown = tuple(_conversation(sample.turns, answers[m][sample.id], turn) for m in (a, b))
                     requests.append(_request(rid, prompt, fields, meta, shown))
     return requests, missing
+
+
+def _style_reader() -> Callable[[str], dict[str, Any]] | None:
+    """An answer's Arena-Hard style metadata, memoized (a baseline's answer is in every match), or None where
+    GPT-4o's tokenizer file is not on this machine: the rows then carry no style, and the score says so."""
+    from starling_eval.adapters.arena_hard.style import answer_metadata, o200k_encoding
+
+    try:
+        encoding = o200k_encoding()
+    except DataError:
+        return None
+    return lru_cache(maxsize=None)(lambda text: answer_metadata(text, encoding))
 
 
 def _conversation(questions: Sequence[str], answer: Sequence[str], turns: int) -> tuple[Message, ...]:

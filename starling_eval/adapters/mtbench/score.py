@@ -5,7 +5,9 @@ so the numbers match; but it is counted per model (``n_failed``) and listed with
 turn 2 are means of their rows; ``overall`` is the mean of all valid rows of both turns (not the mean of
 the two turn means). Pairwise: a match counts as a tie when game 1 is a tie or the two games (answers in
 both orders) disagree; a match with a failed game is left out and counted. Position consistency is the
-share of valid matches whose two games agree. Intervals are percentile bootstraps over questions.
+share of valid matches whose two games agree. Intervals are percentile bootstraps over questions. Beside the
+adjusted win rate, ``win_rate_style_controlled`` is the same matches' win rate with answer length and markdown
+held equal (``adapters.style_control``), where every valid match records both answers' style.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from starling_eval.adapters.style_control import Battle, style_controlled_win_rates
 from starling_eval.stats import bootstrap_ci, mean, pooled_mean
 
 ERROR = "error"
@@ -26,8 +29,7 @@ def _failure_entry(row: Mapping[str, Any], model: str) -> dict[str, Any]:
 
 
 def _ci(clusters: Mapping[Any, list[float]], seed: int) -> list[float] | None:
-    interval = bootstrap_ci(clusters, pooled_mean, seed=seed)
-    return [round(interval[0], 6), round(interval[1], 6)] if interval else None
+    return _rounded(bootstrap_ci(clusters, pooled_mean, seed=seed))
 
 
 def score_single(rows: Iterable[Mapping[str, Any]], *, seed: int = 0) -> dict[str, Any]:
@@ -77,6 +79,7 @@ def score_single(rows: Iterable[Mapping[str, Any]], *, seed: int = 0) -> dict[st
 
 # which model a game's "A"/"B" verdict names: game 2 shows the answers swapped (FastChat's g1_map, g2_map)
 GAME_WINNER = {1: {"A": "model_1", "B": "model_2"}, 2: {"A": "model_2", "B": "model_1"}}
+STYLE_FIELDS = ("style_1", "style_2")
 
 
 def group_games(rows: Iterable[Mapping[str, Any]]) -> dict[tuple, dict[int, Mapping[str, Any]]]:
@@ -102,8 +105,11 @@ def pair_matches(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
         reasons = [f"game {game}: {(pair.get(game) or {}).get('failure') or 'not judged'}"
                    for game, winner in zip((1, 2), winners, strict=True) if winner == ERROR]
         category = next((r.get("category") for r in pair.values()), None)
+        styles = next(({k: r[k] for k in STYLE_FIELDS} for r in pair.values()
+                       if all(isinstance(r.get(k), Mapping) for k in STYLE_FIELDS)), {})
         matches.append({"model_1": m1, "model_2": m2, "question_id": qid, "turn": turn, "category": category,
-                        "g1_winner": winners[0], "g2_winner": winners[1], "failure": "; ".join(reasons) or None})
+                        "g1_winner": winners[0], "g2_winner": winners[1], "failure": "; ".join(reasons) or None,
+                        **styles})
     return matches
 
 
@@ -113,6 +119,7 @@ def score_pairwise(matches: Sequence[Mapping[str, Any]], baseline: str | None, *
     outcomes: dict[str, dict[Any, list[float]]] = defaultdict(lambda: defaultdict(list))
     failures: list[dict] = []
     items: list[dict] = []
+    battles: list[Battle] = []
     for m in matches:
         m1, m2 = m["model_1"], m["model_2"]
         if baseline is not None and baseline not in (m1, m2):
@@ -137,13 +144,17 @@ def score_pairwise(matches: Sequence[Mapping[str, Any]], baseline: str | None, *
             tallies[loser]["loss"] += 1
         for model, value in results.items():
             outcomes[model][m["question_id"]].append(value)
+        if all(k in m for k in STYLE_FIELDS):
+            battles.append(Battle(m1, m2, results[m1], m["style_1"], m["style_2"], str(m["question_id"])))
         items.append({"model_1": m1, "model_2": m2, "question_id": m["question_id"], "turn": m["turn"],
                       "g1_winner": m["g1_winner"], "g2_winner": m["g2_winner"], "model_1_result": results[m1]})
+    style, why_no_style = _style_control(battles, len(items), baseline, seed)
     table = []
     for model, t in tallies.items():
         if model == baseline:
             continue
         n = t["win"] + t["loss"] + t["tie"]
+        controlled = (style or {}).get("models", {}).get(model) or {}
         table.append({
             "model": model,
             "win": t["win"], "loss": t["loss"], "tie": t["tie"],
@@ -153,7 +164,10 @@ def score_pairwise(matches: Sequence[Mapping[str, Any]], baseline: str | None, *
             "position_consistency": t["consistent"] / n if n else None,
             "n_valid": n,
             "n_failed": t["failed"],
-            "ci95": {"win_rate_adjusted": _ci(outcomes[model], seed)},
+            "win_rate_style_controlled": controlled.get("style_controlled"),
+            "style_control": controlled or None,
+            "ci95": {"win_rate_adjusted": _ci(outcomes[model], seed),
+                     "win_rate_style_controlled": _rounded(controlled.get("ci95"))},
         })
     table.sort(key=lambda r: (r["win_rate_adjusted"] is None, -(r["win_rate_adjusted"] or 0.0)))
     return {
@@ -161,7 +175,25 @@ def score_pairwise(matches: Sequence[Mapping[str, Any]], baseline: str | None, *
         "baseline": baseline,
         "models": table,
         "position_consistency": (sum(i["g1_winner"] == i["g2_winner"] for i in items) / len(items)) if items else None,
+        "style_control": style and {k: v for k, v in style.items() if k != "models"},
+        "style_unavailable": why_no_style,
         "failures": failures,
         "n_failed": len(failures),
         "items": items,
     }
+
+
+def _style_control(battles: Sequence[Battle], n_matches: int, baseline: str | None, seed: int
+                   ) -> tuple[dict[str, Any] | None, str | None]:
+    """The style-controlled fit over the valid matches (``adapters.style_control``), or why there is none:
+    every valid match must record both answers' style (rows judged by this harness with GPT-4o's tokenizer)."""
+    if not n_matches:
+        return None, "no valid matches"
+    if len(battles) < n_matches:
+        return None, (f"{n_matches - len(battles)} of {n_matches} valid matches record no answer style (judged "
+                      "without GPT-4o's tokenizer file, `make tokenizer`, or read from FastChat judgment files)")
+    return style_controlled_win_rates(battles, baseline=baseline, seed=seed), None
+
+
+def _rounded(interval: Sequence[float] | None) -> list[float] | None:
+    return [round(interval[0], 6), round(interval[1], 6)] if interval else None

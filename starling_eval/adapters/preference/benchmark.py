@@ -12,7 +12,7 @@ many of these sets. Intervals are seeded bootstrap 95% intervals over prompts: p
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -105,6 +105,10 @@ class PairBenchmark:
     def tracks(self, data: DataDir, files: list[str]) -> dict[str, PairSet]:
         read = type(self).reader  # a plain function, not a method
         return {self.name: _merge([read(data.path(rel)) for rel in files])}
+
+    def summary(self, records: Sequence[Record], rows: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
+        """The benchmark's own headline numbers beyond per-track accuracy (RewardBench's sections), or None."""
+        return None
 
 
 def _merge(sets: Sequence[PairSet]) -> PairSet:

@@ -39,6 +39,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from starling_eval.adapters.preference.benchmark import PairBenchmark, Record
 from starling_eval.adapters.preference.pairs import Pair, PairSet, parquet_rows
@@ -253,6 +254,10 @@ class RewardBenchPairs(PairBenchmark):
             tracks[split] = prior_set_pairs([data.path(rel) for rel in rels if rel in files], split)
         return tracks
 
+    def summary(self, records: Sequence[Record], rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+        """The leaderboard's sections and Score (:func:`v1_scores`) from the tracks' accuracies."""
+        return {"version": 1, **v1_scores({row["track"]: row["accuracy"] for row in rows})}
+
 
 class RewardBench2Pairs(PairBenchmark):
     name, folder = V2_NAME, "reward_bench_2/"
@@ -265,6 +270,12 @@ class RewardBench2Pairs(PairBenchmark):
 
     def tracks(self, data: DataDir, files: list[str]) -> dict[str, PairSet]:
         return v2_pairs(data.path(files[0]))
+
+    def summary(self, records: Sequence[Record], rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+        """Best-of-n subset scores and Score (:func:`v2_scores`): the pairwise accuracies are not RewardBench 2's
+        numbers. ``n_prompts_incomplete``: prompts some of whose completions were cut off (``--limit``), left out."""
+        prompts, incomplete = v2_prompts(records)
+        return {"version": 2, **v2_scores(prompts), "n_prompts": len(prompts), "n_prompts_incomplete": incomplete}
 
 
 # -- v1 scores ----------------------------------------------------------------------------------------------

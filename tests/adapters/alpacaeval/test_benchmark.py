@@ -48,6 +48,16 @@ def test_published_annotations_rescore_to_the_leaderboard(data_dir, version):
         assert row["length_controlled_winrate"] is None and "starling-eval data pull alpaca_eval/df_gamed.csv" in row["lc_unavailable"]
     assert "length-controlled win rate unavailable" in res.stderr
     assert [r["win_rate"] for r in rows] == sorted((r["win_rate"] for r in rows), reverse=True)
+    # style control from the annotations' own outputs: every row has it; terse answers gain, verbose ones lose
+    by_model = {r["model"]: r for r in rows}
+    for row in rows:
+        low, high = row["style_controlled_ci"]
+        assert low <= row["style_controlled_winrate"] <= high and row["style_unavailable"] is None
+        assert row["style_control"]["raw"] * 100 == pytest.approx(row["win_rate"], abs=1e-9)
+    if version == 2:
+        short, long = by_model["gpt-3.5-turbo-1106"], by_model["FuseChat-Llama-3.1-8B-Instruct"]
+        assert short["style_controlled_ci"][0] > short["win_rate"] + 10 and short["style_coefficients"]["length"] > 0
+        assert long["style_controlled_winrate"] < long["win_rate"] - 3
 
 
 def _lc_data(tmp_path, data_dir):

@@ -65,6 +65,23 @@ def test_pairwise_baseline_judges_both_orders(bench_data, data_dir):
     assert text1.index(a["81"][0]) < text1.index(b["81"][0]) and text2.index(b["81"][0]) < text2.index(a["81"][0])
 
 
+def test_pair_rows_record_what_each_model_wrote_for_style_control(bench_data, data_dir):
+    """chars_i and style_i: every turn up to the judged one, GPT-4o tokens and markdown totals summed."""
+    from starling_eval.adapters.arena_hard.style import answer_metadata
+    from starling_eval.adapters.style_control import style_totals
+
+    bench, data, samples = bench_data
+    requests, _ = bench.judge_requests(data, samples, _answers(data_dir, "alpaca-13b"), JudgeSpec(mode="pairwise-baseline"))
+    a, b = _answers(data_dir, "alpaca-13b", "gpt-3.5-turbo").values()
+    by_id = {r.id: r for r in requests}
+    turn2 = by_id["pair|alpaca-13b|gpt-3.5-turbo|81|2|g2"].meta
+    assert turn2["chars_1"] == len(a["81"][0]) + len(a["81"][1])
+    assert turn2["style_1"] == style_totals([answer_metadata(a["81"][0]), answer_metadata(a["81"][1])])
+    assert turn2["style_2"] == style_totals([answer_metadata(text) for text in b["81"]])
+    assert turn2["style_2"]["token_len"] > 100
+    assert by_id["pair|alpaca-13b|gpt-3.5-turbo|81|1|g1"].meta["style_1"] == style_totals([answer_metadata(a["81"][0])])
+
+
 def test_pairwise_all_pairs(bench_data, data_dir):
     bench, data, samples = bench_data
     requests, _ = bench.judge_requests(data, samples[:3], _answers(data_dir, "alpaca-13b", "llama-13b", "gpt-4"),

@@ -1,6 +1,7 @@
 """Scores equal FastChat's show_result.py on the same judgments; failures are counted, not hidden."""
 
 import json
+import math
 import random
 
 import pytest
@@ -80,7 +81,46 @@ def test_pairwise_matchesfastchat_tables(tmp_path, baseline):
         for col in ("win_rate", "loss_rate", "win_rate_adjusted"):
             assert m[col] == pytest.approx(table.loc[m["model"], col], abs=1e-12)
         assert m["n_failed"] > 0 and 0 < m["position_consistency"] < 1
+        assert m["win_rate_style_controlled"] is None  # FastChat's files carry no answers
+    assert "record no answer style" in ours["style_unavailable"] and ours["style_control"] is None
     assert [m["model"] for m in ours["models"]] == list(table.sort_values("win_rate_adjusted", ascending=False).index)
+
+
+def _styled_rows(judge, n_questions=60, seed=0):
+    """Both games of every (question, turn) of model "m" against "base"; m's answers are sometimes longer and
+    sometimes shorter; ``judge(len_shown_first, len_shown_second)`` gives the verdict in the positions shown."""
+    rng = random.Random(seed)
+    rows = []
+    for qid in range(n_questions):
+        for turn in (1, 2):
+            tokens = {1: rng.randint(50, 1500), 2: rng.randint(50, 700)}
+            for game, (first, second) in ((1, (1, 2)), (2, (2, 1))):
+                rows.append({"kind": "pair", "question_id": qid, "turn": turn, "model_1": "m", "model_2": "base",
+                             "game": game, "verdict": judge(tokens[first], tokens[second]), "failure": None,
+                             **{f"style_{i}": {"token_len": tokens[i], "header_count": 0, "list_count": i % 2 * (qid % 3),
+                                               "bold_count": 0} for i in (1, 2)}})
+    return rows
+
+
+def test_pairwise_style_control_discounts_a_length_loving_judge():
+    from starling_eval.adapters.mtbench.score import pair_matches, score_pairwise
+
+    rng = random.Random(0)
+
+    def length_loving(a, b):  # the longer answer wins, the more surely the larger the difference
+        return "A" if rng.random() < 1 / (1 + math.exp(-5 * (a - b) / (a + b))) else "B"
+
+    longer_wins = score_pairwise(pair_matches(_styled_rows(length_loving)), "base")
+    (row,) = longer_wins["models"]
+    assert row["win_rate_adjusted"] > 0.65 and row["style_control"]["raw"] == pytest.approx(row["win_rate_adjusted"])
+    low, high = row["ci95"]["win_rate_style_controlled"]
+    assert low < 0.5 < high and high < row["win_rate_adjusted"] and row["style_control"]["gap_ci95"][0] > 0.1
+    assert longer_wins["style_control"]["coefficients"]["length"] > 1 and longer_wins["style_unavailable"] is None
+    coin = random.Random(3)  # a judge that flips a coin: the gap's interval covers 0 (as on 95% of draws)
+    neutral = score_pairwise(pair_matches(_styled_rows(lambda a, b: coin.choice("AB"), seed=3)), "base")
+    (row,) = neutral["models"]
+    low, high = row["style_control"]["gap_ci95"]
+    assert low < 0 < high
 
 
 def test_baseline_is_found_when_every_match_has_it(tmp_path):

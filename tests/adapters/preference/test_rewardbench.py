@@ -28,6 +28,7 @@ from starling_eval.adapters.preference.rewardbench import (
 )
 from starling_eval.backends.reward import HFRewardModel
 from starling_eval.data import DataDir, DataError, sha256_file
+from starling_eval.report.metrics import all_metrics, headline_metrics
 from starling_eval.spec import Message, RewardSpec
 from starling_eval.testing.tiny_model import build_tiny_reward_classifier
 from tests.conftest import cli_env, run_cli
@@ -304,6 +305,13 @@ def test_run_rewardbench_v1_end_to_end(tmp_path, tiny_rm):
     assert set(results) == {*acc, *expected, "model", "model_type", "chat_template"}
     manifest = json.loads((Path(out["path"]) / "manifest.json").read_text())
     assert manifest["data_files"]["reward_bench/filtered.parquet"] == sha256_file(data / "reward_bench/filtered.parquet")
+    # the run's own scores carry the sections too, and the leaderboard's headline is RewardBench's Score
+    scores = json.loads((Path(out["path"]) / "scores.json").read_text())
+    assert scores["benchmark_scores"] == pytest.approx({"version": 1, **expected})
+    (headline,) = headline_metrics(manifest, scores)["tiny"]
+    assert (headline.name, headline.value) == ("rewardbench.score", pytest.approx(100 * expected["Score"]))
+    names = {m.name for m in all_metrics(manifest, scores)["tiny"]}
+    assert {"rewardbench.chat_hard", "rewardbench.prior_sets", "rewardbench.rm_accuracy_math-prm"} <= names
 
 
 def test_run_rewardbench_2_end_to_end(tmp_path, tiny_rm):
@@ -333,6 +341,12 @@ def test_run_rewardbench_2_end_to_end(tmp_path, tiny_rm):
     assert results["Ties"] == pytest.approx(ties, abs=1e-4)
     assert results["Score"] == pytest.approx((results["Factuality"] + results["Precise IF"] + results["Ties"]) / 3)
     assert set(results) == {"Factuality", "Precise IF", "Ties", "Score", "model", "model_type", "chat_template"}
+    scores = json.loads((Path(out["path"]) / "scores.json").read_text())
+    assert scores["benchmark_scores"] == {"version": 2, **{k: results[k] for k in ("Factuality", "Precise IF", "Ties",
+                                                                                    "Score")},
+                                          "n_prompts": len(V2_ROWS), "n_prompts_incomplete": 0}
+    table = run_cli("--results", str(tmp_path / "results"), "show", out["run_id"], env=cli_env(data))
+    assert table.returncode == 0 and "RewardBench 2 score" in table.stdout
 
 
 def test_run_rewardbench_without_the_data_names_the_file(tmp_path, tiny_rm):
