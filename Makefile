@@ -54,6 +54,7 @@ bench: install vllm-env real-model browser
 	$(VLLM_VENV)/bin/python benchmarks/bench_backends.py vllm
 	$(BIN)/python benchmarks/bench_backends.py server
 	$(BIN)/python benchmarks/bench_backend_agreement.py
+	$(BIN)/python benchmarks/bench_loglikelihood_agreement.py
 	$(BIN)/python benchmarks/bench_report_browser.py
 
 # GPT-4o's tokenizer ranks (tiktoken's o200k_base) for Arena-Hard's style control: taken once per machine out of a

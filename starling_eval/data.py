@@ -199,6 +199,15 @@ class DataDir:
             self._checked[rel] = actual
         return local
 
+    def record_unpinned(self, rel: str) -> str:
+        """sha256 of a file the user placed here that has no manifest entry (RewardBench's files, whose upstream
+        hashes are not known offline): nothing to check it against, but its hash still reaches the run's
+        manifest through :meth:`sha256_of`. A missing file is a DataError naming it."""
+        local = self.path(rel)
+        if not local.is_file():
+            raise DataError(f"missing data file {local}")
+        return self._checked.setdefault(rel, sha256_file(local))
+
     def sha256_of(self, rel: str) -> str:
         """sha256 of a file already required (cached), for provenance."""
         if rel not in self._checked:

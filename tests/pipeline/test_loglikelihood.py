@@ -178,8 +178,9 @@ def test_truthfulqa_mc1_mc2_equal_lm_evals_own_run_item_by_item(tmp_path, data_d
     assert _assert_same(records, reference) == 2 * LIMIT
 
 
-REAL_ITEMS = {"mmlu": ("--subject", "abstract_algebra", "--subject", "high_school_biology", "--limit", "3"),
-              "truthfulqa": ("--limit", "3")}
+# TruthfulQA goes through the same lm-eval log-likelihood requests; a vLLM engine start costs about a minute here,
+# so its agreement is measured in benchmarks/bench_loglikelihood_agreement.py rather than on every test run
+REAL_ITEMS = {"mmlu": ("--subject", "abstract_algebra", "--subject", "high_school_biology", "--limit", "3")}
 
 
 @pytest.mark.vllm
@@ -212,7 +213,7 @@ def test_lm_evals_vllm_model_agrees_with_hf_item_by_item_on_smollm2(tmp_path, da
         assert rv["prompt_hash"] == rh["prompt_hash"] and len(rv["loglikelihoods"]) == len(rh["loglikelihoods"])
         gaps += [abs(a - b) for a, b in zip(rv["loglikelihoods"], rh["loglikelihoods"], strict=True)]
         assert (rv["prediction"], rv["acc"]) == (rh["prediction"], pytest.approx(rh["acc"], abs=1e-3)), key
-    assert max(gaps) < 1e-3, max(gaps)  # measured 3.5e-05 (README, backend agreement)
+    assert max(gaps) < 1e-3, max(gaps)  # measured 2.1e-05 on MMLU (README, backend agreement)
     metrics = ("micro", "macro") if bench == "mmlu" else ("mc1", "mc2")
     assert [out_v["models"][0][m] for m in metrics] == pytest.approx([out_h["models"][0][m] for m in metrics], abs=1e-3)
     print(f"{bench}: {len(gaps)} log-likelihoods, max |vllm - hf| {max(gaps):.2e}")
@@ -253,9 +254,9 @@ def test_a_killed_mmlu_run_resumes_from_lm_evals_request_cache(tmp_path, data_di
     import sys
     import time
 
-    args = ["run", "mmlu", "--model", str(tiny_model), "--subject", "abstract_algebra", "--subject", "virology",
+    args = ["run", "mmlu", "--model", str(tiny_model), "--subject", "abstract_algebra",
             "--dtype", "float32", "--device", "cpu", "--batch-size", "1", "--json"]
-    total = 4 * (100 + 166)  # the two subjects' test questions, four choices each
+    total = 4 * 100  # the subject's test questions, four choices each
     results = tmp_path / "killed"
     proc = subprocess.Popen([str(Path(sys.executable).with_name("starling-eval")), "--results", str(results), *args],
                             env=cli_env(data_dir), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -9,15 +9,27 @@ import re
 import pytest
 
 from starling_eval.testing.tiny_model import build_tiny_reward_classifier
-from tests.conftest import cli_env, run_cli
+from tests.conftest import cli_env, run_cli, start_server
 
 EVIL = ("<script>document.title='PWNED';document.body.setAttribute('data-pwned','1')</script>"
         "<img src=x onerror=\"document.title='PWNED'\"> & <b>bold</b>")
 
 
-@pytest.fixture()
-def results(tmp_path, data_dir, server_factory):
-    """Real runs: MT-Bench single (answers with a <script>), pairwise with a Goodhart card, an RM on HH."""
+@pytest.fixture(scope="module")
+def results(tmp_path_factory, data_dir):
+    """Real runs: MT-Bench single (answers with a <script>), pairwise with a Goodhart card, an RM on HH. Built
+    once for the module: the tests only read them."""
+    tmp_path = tmp_path_factory.mktemp("report-runs")
+    servers: list = []
+    try:
+        yield _real_runs(tmp_path, data_dir, servers)
+    finally:
+        for server in servers:
+            server.proc.kill()
+            server.proc.wait()
+
+
+def _real_runs(tmp_path, data_dir, servers: list):
     env = cli_env(data_dir)
     root = tmp_path / "res"
     rows = [json.loads(line) for line in (data_dir / "mt_bench/model_answer/alpaca-13b.jsonl").read_text().splitlines()]
@@ -28,8 +40,9 @@ def results(tmp_path, data_dir, server_factory):
     evil.write_text("".join(json.dumps(r) + "\n" for r in rows))
     judge_script = tmp_path / "judge.json"  # the judge explains itself with a payload, on one question
     judge_script.write_text(json.dumps([{"match": "Compose an engaging travel", "reply": EVIL + " Rating: [[5]]"}]))
-    single = server_factory("--script", str(judge_script), "--random-verdicts", "single")
-    pair = server_factory("--random-verdicts", "pair")
+    single = start_server(tmp_path, "--script", str(judge_script), "--random-verdicts", "single")
+    pair = start_server(tmp_path, "--random-verdicts", "pair")
+    servers += [single, pair]
     for args in (("--answers", str(evil), "--judge-base-url", single.base_url),
                  ("--answers", str(data_dir / "mt_bench/model_answer/alpaca-13b.jsonl"), "--judge-mode",
                   "pairwise-baseline", "--judge-base-url", pair.base_url)):
@@ -93,6 +106,7 @@ def test_markdown_report_and_leaderboard_formats(tmp_path, results, data_dir):
     out = run_cli("--results", str(results), "leaderboard", "--format", "json", env=env)
     board = json.loads(out.stdout)
     assert board["filters"]["metrics"] == "headline"  # the filter as given, not the metric objects
-    assert {c["metric"] for c in board["columns"]} == {"mtbench.overall", "mtbench.win_rate_adjusted", "hh.rm_accuracy"}
+    assert {c["metric"] for c in board["columns"]} == {"mtbench.overall", "mtbench.win_rate_adjusted", "hh.rm_accuracy",
+                                                       "mtbench.win_rate_style_controlled"}  # beside the headline
     csv = run_cli("--results", str(results), "leaderboard", "--format", "csv", "--benchmark", "hh", env=env)
     assert csv.returncode == 0 and "hh.rm_accuracy" in csv.stdout.splitlines()[0]

@@ -43,7 +43,7 @@ from typing import Any
 
 from starling_eval.adapters.preference.benchmark import PairBenchmark, Record
 from starling_eval.adapters.preference.pairs import Pair, PairSet, parquet_rows
-from starling_eval.data import DataDir, DataError, iter_jsonl_objects, require_keys, sha256_file
+from starling_eval.data import DataDir, DataError, iter_jsonl_objects, require_keys
 from starling_eval.spec import Message
 from starling_eval.stats import mean
 
@@ -235,7 +235,7 @@ def _record_hashes(data: DataDir, rels: Iterable[str]) -> None:
     """These files have no manifest entry for ``DataDir.require`` to check them against; their sha256 still goes
     into the run's manifest, through the cache ``DataDir.sha256_of`` reads."""
     for rel in rels:
-        data._checked.setdefault(rel, sha256_file(data.path(rel)))
+        data.record_unpinned(rel)
 
 
 class RewardBenchPairs(PairBenchmark):
