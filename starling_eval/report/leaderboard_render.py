@@ -41,7 +41,10 @@ def _short_date(date: str | None) -> str:
 
 def _row_summary(lb: Leaderboard, row: Row) -> tuple[int, str | None]:
     mine = [c for c in (lb.cell(row, col) for col in lb.columns) if c is not None]
-    failed = sum(c.n_failed for c in mine)
+    per_run: dict[str, int] = {}  # several metrics of one run share its failed judgments: count them once
+    for c in mine:
+        per_run[c.run_id] = max(per_run.get(c.run_id, 0), c.n_failed)
+    failed = sum(per_run.values())
     newest = max((c.date for c in mine if c.date), key=timestamp, default=None)
     return failed, newest
 

@@ -231,6 +231,10 @@ def test_renderers(root):
     assert len(table) == 2 + len(lb.rows)
     assert len({line.count(" | ") for line in table if not line.startswith("|-") and "---" not in line}) == 1
     assert "8.09 (7.89–8.29)" in md and "3 failed" in md and "<script>" not in md
+    # beta's three metrics (overall, turn 1, turn 2) come from one run: its three failed judgments count once
+    every = to_json(collect(root, metrics="all"))
+    beta = next(r for r in every["rows"] if r["model"] == "beta")
+    assert beta["failed"] == 3 and len([c for c in beta["cells"].values() if c["n_failed"] == 3]) == 3
     assert "not comparable: mtbench.overall [judge gpt-4] vs mtbench.overall [judge gpt-4o]" in md
     # csv: parses back, a row per model, the values as numbers
     frame = pd.read_csv(io.StringIO(to_csv(lb)))
