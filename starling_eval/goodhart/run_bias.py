@@ -52,8 +52,8 @@ def judgments_for_bias(run_folder: RunFolder) -> tuple[str, list[PairJudgment], 
     """(kind, judgments, extras) of a judged run: kind ``"pair"`` (MT-Bench, both orders) or
     ``"alpacaeval"`` (one order each, A = the reference's output_1, B = the model's output_2, un-swapped).
 
-    ``extras`` holds ``run_id``, ``benchmark``, ``manifest``, ``n_rows`` (rows of that kind),
-    ``no_length`` (keys of judgments whose lengths the rows do not record; their ``len_a``/``len_b`` are
+    ``extras`` holds ``run_id``, ``benchmark``, ``manifest``, ``rows`` (the judgments file's rows), ``n_rows``
+    (rows of that kind), ``no_length`` (keys of judgments whose lengths the rows do not record; their ``len_a``/``len_b`` are
     placeholders of 0 and must be left out of a length analysis), ``length_unavailable`` (why no judgment
     has lengths, else None) and, for AlpacaEval, ``shown_first`` (key → "A" or "B": the answer the judge
     saw first) and ``not_judged`` (keys decided without asking the judge: identical outputs).
@@ -70,7 +70,7 @@ def judgments_for_bias(run_folder: RunFolder) -> tuple[str, list[PairJudgment], 
         if not isinstance(row, dict):
             raise DataError(f"{_where(path, index)}: not a JSON object")
     kinds = Counter(r.get("kind") for r in rows)
-    extras: dict[str, Any] = {"run_id": run_id, "benchmark": benchmark, "manifest": manifest}
+    extras: dict[str, Any] = {"run_id": run_id, "benchmark": benchmark, "manifest": manifest, "rows": rows}
     if kinds[KIND_PAIR]:
         return KIND_PAIR, *_pair_judgments(rows, path, run_id, extras)
     if kinds[KIND_ALPACAEVAL]:
@@ -104,7 +104,7 @@ def run_bias_report(run_folder: RunFolder, *, seed: int = 0) -> dict[str, Any]:
         length["n_length_unknown"] = len(no_length)
     gaps = lc_unavailable = None
     judge_mode = ((manifest.get("judging") or {}).get("judge") or {}).get("mode")
-    style = style_section(kind, read_jsonl(run_folder.file(JUDGMENTS)), judge_mode=judge_mode, seed=seed)
+    style = style_section(kind, extras["rows"], judge_mode=judge_mode, seed=seed)
     if kind == KIND_PAIR:
         position = position_consistency(judgments, seed=seed)
         found = flags(position, length)

@@ -14,9 +14,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from starling_eval.adapters.alpacaeval.score import outcome, style_controlled
+from starling_eval.adapters.alpacaeval.score import style_controlled
 from starling_eval.adapters.mtbench.score import pair_matches, score_pairwise
-from starling_eval.data import DataDir, DataError
+from starling_eval.data import DataDir
 
 KIND_PAIR = "pair"
 KIND_ALPACAEVAL = "alpacaeval"
@@ -50,7 +50,7 @@ def _mtbench(rows: Sequence[Mapping[str, Any]], judge_mode: str | None, seed: in
     if scores["style_unavailable"]:
         return {"models": [], "unavailable": f"style control unavailable: {scores['style_unavailable']}"}
     coefficients = scores["style_control"]["coefficients"]
-    models = [_entry(m["model"], m["win_rate_adjusted"], m["style_control"], coefficients) for m in scores["models"]]
+    models = [_entry(m["model"], m["style_control"], coefficients) for m in scores["models"] if m["style_control"]]
     return {"models": models, "unavailable": None}
 
 
@@ -68,27 +68,19 @@ def _alpacaeval(rows: Sequence[Mapping[str, Any]], data: DataDir | None, seed: i
         by_model.setdefault(model, []).append(row)
     models, unavailable = [], None
     for model, model_rows in sorted(by_model.items()):
-        raw = [outcome(a["preference"]) for a in model_rows if _is_number(a["preference"])]
-        try:
-            fit = style_controlled(model, model_rows, data, seed=seed)
-        except DataError as exc:
-            fit = {"style_unavailable": str(exc)}
-        if fit.get("style_unavailable"):
+        fit = style_controlled(model, model_rows, data, seed=seed)
+        if fit["style_unavailable"]:
             unavailable = fit["style_unavailable"]
             continue
-        models.append(_entry(model, sum(raw) / len(raw), fit["style_control"], fit["style_coefficients"]))
+        models.append(_entry(model, fit["style_control"], fit["style_coefficients"]))
     return {"models": models, "unavailable": unavailable}
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and value == value
-
-
-def _entry(model: str, raw: float | None, fit: Mapping[str, Any], coefficients: Mapping[str, float | None] | None
-           ) -> dict[str, Any]:
-    """One model's numbers; ``fit`` is its entry of ``style_control.style_controlled_win_rates``."""
-    controlled = fit["style_controlled"]
-    gap = raw - controlled if raw is not None else None
+def _entry(model: str, fit: Mapping[str, Any], coefficients: Mapping[str, float | None] | None) -> dict[str, Any]:
+    """One model's numbers; ``fit`` is its entry of ``style_control.style_controlled_win_rates``, whose ``raw`` is
+    the scorer's raw win rate (MT-Bench's ``win_rate_adjusted``, AlpacaEval's ``win_rate`` / 100)."""
+    raw, controlled = fit["raw"], fit["style_controlled"]
+    gap = raw - controlled
     return {"model": model, "raw": raw, "style_controlled": controlled, "ci95": fit["ci95"], "gap": gap,
             "gap_ci95": fit["gap_ci95"],
             "n_battles": fit["n_battles"], "n_longer": fit["n_longer"], "n_shorter": fit["n_shorter"],

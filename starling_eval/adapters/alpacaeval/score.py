@@ -150,7 +150,8 @@ def style_controlled(model: str, rows: Sequence[Mapping[str, Any]], data: DataDi
                      seed: int = 0) -> dict[str, Any]:
     """The model's win rate over the reference with length and markdown held equal (``adapters.style_control``),
     in percent like ``win_rate``: ``style_controlled_winrate``, ``style_controlled_ci``, ``style_coefficients``,
-    ``style_control`` (the fit's entry for the model, fractions), or ``style_unavailable`` saying why not (GPT-4o's tokenizer file missing, no valid preference)."""
+    ``style_control`` (the fit's entry for the model, fractions; its ``raw`` is ``win_rate`` / 100), or
+    ``style_unavailable`` saying why not (GPT-4o's tokenizer file missing, no valid preference)."""
     from starling_eval.adapters.arena_hard.style import o200k_encoding
 
     out: dict[str, Any] = {"style_controlled_winrate": None, "style_controlled_ci": None, "style_coefficients": None,
