@@ -35,13 +35,11 @@ from starling_eval.goodhart.bias import (
     position_consistency,
     sign_test_p,
 )
-from starling_eval.goodhart.run_style import style_section
+from starling_eval.goodhart.run_style import KIND_ALPACAEVAL, KIND_PAIR, style_section
 from starling_eval.stats import cluster_bootstrap_ci
 from starling_eval.store.files import read_jsonl
 from starling_eval.store.runs import JUDGMENTS, RunFolder
 
-KIND_PAIR = "pair"
-KIND_ALPACAEVAL = "alpacaeval"
 KIND_SINGLE = "single"
 ALPHA = 0.05
 _PAIR_FIELDS = ("question_id", "turn", "model_1", "model_2", "game")

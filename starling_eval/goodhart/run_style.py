@@ -18,6 +18,7 @@ from starling_eval.adapters.alpacaeval.score import style_controlled
 from starling_eval.adapters.mtbench.score import pair_matches, score_pairwise
 from starling_eval.data import DataDir
 
+# the kinds of judgment row that carry pairwise verdicts (``run_bias`` reads the same two)
 KIND_PAIR = "pair"
 KIND_ALPACAEVAL = "alpacaeval"
 

@@ -226,20 +226,14 @@ def _mtbench_pairwise(run: RunFolder, scores: Mapping[str, Any], benchmark: str)
     return model, {"mtbench.win_rate_adjusted": out}
 
 
-def _preference(value: Any) -> float | None:
-    """alpaca_eval's reading of a preference: 0 is a draw (1.5); outside [1, 2], None or NaN is not one."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
-        return None
-    value = 1.5 if value == 0 else float(value)
-    return value if 1.0 <= value <= 2.0 else None
-
-
 def _alpacaeval(run: RunFolder, scores: Mapping[str, Any], benchmark: str) -> tuple[str | None, dict]:
+    from starling_eval.adapters.alpacaeval.score import read_preference  # here: gate's start-up stays light
+
     rows = _newest_rows(run, "alpacaeval")
     model = _one_model((r.get("model") for r in rows), run.run_id)
     out = ItemValues({}, {})
     for r in rows:
-        preference = None if r.get("failure") is not None else _preference(r.get("verdict"))
+        preference = None if r.get("failure") is not None else read_preference(r.get("verdict"))
         if preference is None:
             out.n_failed += 1
             continue

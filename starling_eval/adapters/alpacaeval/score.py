@@ -82,9 +82,13 @@ def raw_metrics(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     return metrics
 
 
-def outcome(preference: float) -> float:
-    """A preference as the model's share of the win (1 → 0, 2 → 1; 0 is AlpacaEval 1's draw, like 1.5 → 0.5)."""
-    return 0.5 if preference == 0 else float(preference) - 1.0
+def read_preference(value: Any) -> float | None:
+    """alpaca_eval's reading of one preference: 0 is AlpacaEval 1's draw (1.5); outside [1, 2], None or NaN is not
+    one. ``preference - 1`` is then the model's share of the win, as ``win_rate`` counts it."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
+        return None
+    value = 1.5 if value == 0 else float(value)
+    return value if 1.0 <= value <= 2.0 else None
 
 
 def _preference(value: Any) -> Any:
@@ -165,8 +169,8 @@ def style_controlled(model: str, rows: Sequence[Mapping[str, Any]], data: DataDi
         return _answer_style(text if isinstance(text, str) else "", encoding)
 
     reference = f"{rows[0].get('generator_1') or 'reference'} (reference)"
-    battles = [Battle(model, reference, outcome(r["preference"]), style(r["output_2"]), style(r["output_1"]),
-                      r["instruction"]) for r in rows if _is_preference(r["preference"])]
+    battles = [Battle(model, reference, preference - 1.0, style(r["output_2"]), style(r["output_1"]), r["instruction"])
+               for r in rows if (preference := read_preference(r["preference"])) is not None]
     if not battles:
         return {**out, "style_unavailable": "style control unavailable: no valid preference"}
     fit = style_controlled_win_rates(battles, baseline=reference, seed=seed)

@@ -16,6 +16,7 @@ import json
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -156,6 +157,19 @@ def test_battles_and_null_count_equal_upstream_load_judgments(ref, world, weight
     assert (len(ours) > 2 * judged) == (weight > 1) and len(ours) >= 2 * judged
 
 
+def _assert_same_leaderboard(board: score.Leaderboard, frames: tuple, their_table) -> Any:
+    """Our unrounded score and interval equal upstream's (center, lower, upper frames, as format_confidence_interval
+    received them) to 1e-12, and the printed tables are equal; returns our table indexed by model."""
+    center, lower, upper = frames
+    ours = board.table.set_index("Model")
+    raw = center.merge(lower, on="model").merge(upper, on="model").set_index("model")
+    for model, row in raw.iterrows():
+        assert ours.loc[model, ["score", "lower", "upper"]].tolist() == pytest.approx(
+            [row["scores"], row["lower"], row["upper"]], abs=1e-12)
+    assert board.table[["Model", "Scores (%)", "CI (%)"]].equals(their_table[["Model", "Scores (%)", "CI (%)"]])
+    return ours
+
+
 def test_plain_leaderboard_equals_show_result(ref, world, monkeypatch):
     theirs_battles, _ = _reference_battles(ref, world)
     calls = _spy(monkeypatch, ref["show"], "format_confidence_interval")
@@ -164,12 +178,7 @@ def test_plain_leaderboard_equals_show_result(ref, world, monkeypatch):
         ref["show"].print_leaderboard(theirs_battles, CATEGORY)
     (mean, lower, upper, _), _, their_table = calls[0]
     board = score.leaderboard(world["rows"], BASELINE, rounds=100, seed=SEED)
-    ours = board.table.set_index("Model")
-    raw = mean.merge(lower, on="model").merge(upper, on="model").set_index("model")
-    for model, row in raw.iterrows():
-        assert ours.loc[model, ["score", "lower", "upper"]].tolist() == pytest.approx(
-            [row["scores"], row["lower"], row["upper"]], abs=1e-12)
-    assert board.table[["Model", "Scores (%)", "CI (%)"]].equals(their_table[["Model", "Scores (%)", "CI (%)"]])
+    ours = _assert_same_leaderboard(board, (mean, lower, upper), their_table)
     assert board.null_judgments == 18
     # the planted preferences: model-x well above the baseline, model-y below it
     assert ours.loc["model-x", "score"] > 0.6 and ours.loc["model-y", "score"] < 0.45
@@ -241,12 +250,7 @@ def test_style_controlled_leaderboard_equals_show_result(ref, world, monkeypatch
         assert all(style.answer_metadata(a, encoder) == metadata[model][u] for u, a in by_uid.items())
     board = score.leaderboard(world["rows"], BASELINE, style_control=True, answers_metadata=metadata,
                               rounds=20, seed=SEED)
-    ours = board.table.set_index("Model")
-    raw = median.merge(lower, on="model").merge(upper, on="model").set_index("model")
-    for model, row in raw.iterrows():
-        assert ours.loc[model, ["score", "lower", "upper"]].tolist() == pytest.approx(
-            [row["scores"], row["lower"], row["upper"]], abs=1e-12)
-    assert board.table[["Model", "Scores (%)", "CI (%)"]].equals(their_table[["Model", "Scores (%)", "CI (%)"]])
+    ours = _assert_same_leaderboard(board, (median, lower, upper), their_table)
     their_coefs = torch.quantile(boots[0][0][:, -4:], 0.5, axis=0).tolist()
     assert list(board.style_coefficients.values()) == their_coefs
 
