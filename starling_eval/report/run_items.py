@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 from starling_eval.data import DataDir, DataError, sha256_file
-from starling_eval.report.items import _preference
 from starling_eval.spec import RunSpec
 from starling_eval.store.files import read_jsonl
 from starling_eval.store.runs import GENERATIONS, JUDGMENTS, RunFolder
@@ -218,7 +217,9 @@ def _alpacaeval(row: Mapping[str, Any], index: int) -> dict[str, Any]:
     entry["reference"] = [row.get("output_1") or ""]
     shown = "the model's output first" if row.get("is_switched") else "the reference's output first"
     entry["judgments"] = [_judgment(row, f"{row.get('annotator') or 'annotator'} ({shown})")]
-    preference = None if row.get("failure") is not None else _preference(row.get("verdict"))
+    from starling_eval.adapters.alpacaeval.score import read_preference  # here: the browser's start-up stays light
+
+    preference = None if row.get("failure") is not None else read_preference(row.get("verdict"))
     entry["length"] = len(row.get("output_2") or "")
     if preference is None:
         entry["failure"] = row.get("failure") or "no preference"
