@@ -23,7 +23,6 @@ import logging
 import math
 import warnings
 from collections.abc import Mapping, Sequence
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -156,7 +155,7 @@ def style_controlled(model: str, rows: Sequence[Mapping[str, Any]], data: DataDi
     in percent like ``win_rate``: ``style_controlled_winrate``, ``style_controlled_ci``, ``style_coefficients``,
     ``style_control`` (the fit's entry for the model, fractions; its ``raw`` is ``win_rate`` / 100), or
     ``style_unavailable`` saying why not (GPT-4o's tokenizer file missing, no valid preference)."""
-    from starling_eval.adapters.arena_hard.style import o200k_encoding
+    from starling_eval.adapters.arena_hard.style import cached_answer_metadata, o200k_encoding
 
     out: dict[str, Any] = {"style_controlled_winrate": None, "style_controlled_ci": None, "style_coefficients": None,
                            "style_control": None, "style_unavailable": None}
@@ -166,7 +165,7 @@ def style_controlled(model: str, rows: Sequence[Mapping[str, Any]], data: DataDi
         return {**out, "style_unavailable": f"style control unavailable: {exc}"}
 
     def style(text: Any) -> dict[str, Any]:
-        return _answer_style(text if isinstance(text, str) else "", encoding)
+        return cached_answer_metadata(text if isinstance(text, str) else "", encoding)
 
     reference = f"{rows[0].get('generator_1') or 'reference'} (reference)"
     battles = [Battle(model, reference, preference - 1.0, style(r["output_2"]), style(r["output_1"]), r["instruction"])
@@ -178,14 +177,6 @@ def style_controlled(model: str, rows: Sequence[Mapping[str, Any]], data: DataDi
     return {**out, "style_controlled_winrate": 100 * mine["style_controlled"],
             "style_controlled_ci": [100 * v for v in mine["ci95"]] if mine["ci95"] else None,
             "style_coefficients": fit["coefficients"], "style_control": mine}
-
-
-@lru_cache(maxsize=1 << 14)
-def _answer_style(text: str, encoding: Any) -> dict[str, Any]:
-    """Memoized per process: every model's annotations repeat the same 805 reference outputs."""
-    from starling_eval.adapters.arena_hard.style import answer_metadata
-
-    return answer_metadata(text, encoding)
 
 
 def leaderboard(annotation_sets: Sequence[tuple[str | None, Sequence[Mapping[str, Any]]]],

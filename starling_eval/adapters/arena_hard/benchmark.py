@@ -228,20 +228,13 @@ class ArenaHard:
 def _style(answer: str, baseline: str) -> dict[str, Any] | None:
     """Both answers' style metadata (GPT-4o token length, markdown counts) for style control, or None where
     GPT-4o's tokenizer file is not on this machine (the plain score needs none; the run says what is missing)."""
-    from starling_eval.adapters.arena_hard.style import answer_metadata, o200k_encoding
+    from starling_eval.adapters.arena_hard.style import answer_metadata, cached_answer_metadata, o200k_encoding
 
     try:
         encoding = o200k_encoding()
     except DataError:
         return None
-    return {"model": answer_metadata(answer, encoding), "baseline": _baseline_style(baseline, encoding)}
-
-
-@cache
-def _baseline_style(text: str, encoding: Any) -> dict[str, Any]:
-    from starling_eval.adapters.arena_hard.style import answer_metadata
-
-    return answer_metadata(text, encoding)
+    return {"model": answer_metadata(answer, encoding), "baseline": cached_answer_metadata(baseline, encoding)}
 
 
 def _category_baseline(data: DataDir | None, category: str, fallback: str) -> str:

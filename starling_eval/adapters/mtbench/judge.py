@@ -12,7 +12,6 @@ Everything here is description: the pipeline sends the requests and stores what 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from functools import lru_cache
 from itertools import combinations
 from pathlib import Path
 from typing import Any
@@ -214,13 +213,13 @@ def build_requests(
 def _style_reader() -> Callable[[str], dict[str, Any]] | None:
     """An answer's Arena-Hard style metadata, memoized (a baseline's answer is in every match), or None where
     GPT-4o's tokenizer file is not on this machine: the rows then carry no style, and the score says so."""
-    from starling_eval.adapters.arena_hard.style import answer_metadata, o200k_encoding
+    from starling_eval.adapters.arena_hard.style import cached_answer_metadata, o200k_encoding
 
     try:
         encoding = o200k_encoding()
     except DataError:
         return None
-    return lru_cache(maxsize=None)(lambda text: answer_metadata(text, encoding))
+    return lambda text: cached_answer_metadata(text, encoding)
 
 
 def _conversation(questions: Sequence[str], answer: Sequence[str], turns: int) -> tuple[Message, ...]:
