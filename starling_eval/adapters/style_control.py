@@ -101,17 +101,19 @@ def fit_logistic(design: np.ndarray, target: np.ndarray, *, ridge: float = RIDGE
 @dataclass(frozen=True)
 class _Problem:
     """The battles as matrices: model columns (+1 model, −1 opponent; the reference model has none), then the
-    scaled style columns that vary; ``sides[name]`` is +1 / −1 / 0 per battle: the model's side in it, if any."""
+    scaled style columns that vary; ``sides[name]`` is +1 / −1 / 0 per battle: the model's side in it, if any;
+    ``lengths``: each battle's unscaled length difference (> 0: the model's answer was the longer)."""
 
     design: np.ndarray
     target: np.ndarray
     models: list[str]
     kept: list[int]
     sides: dict[str, np.ndarray]
+    lengths: np.ndarray
 
     def resample(self, picks: np.ndarray) -> _Problem:
         return _Problem(self.design[picks], self.target[picks], self.models, self.kept,
-                        {name: side[picks] for name, side in self.sides.items()})
+                        {name: side[picks] for name, side in self.sides.items()}, self.lengths[picks])
 
 
 def _problem(battles: Sequence[Battle], baseline: str | None) -> _Problem:
@@ -128,7 +130,7 @@ def _problem(battles: Sequence[Battle], baseline: str | None) -> _Problem:
     kept = [k for k in range(style.shape[1]) if spread[k] > 1e-12]
     design = np.hstack([models, style[:, kept] / spread[kept]])
     target = np.array([b.outcome for b in battles], dtype=float)
-    return _Problem(design, target, list(columns), kept, sides)
+    return _Problem(design, target, list(columns), kept, sides, style[:, 0])
 
 
 def _controlled(problem: _Problem, beta: np.ndarray) -> dict[str, tuple[float, float]]:
@@ -173,14 +175,13 @@ def style_controlled_win_rates(battles: Sequence[Battle], *, baseline: str | Non
                 samples[name].append(value)
     alpha = 100 * (1 - confidence) / 2
     n_models = len(problem.models)
-    lengths = np.array([style_differences(b.model_style, b.opponent_style)[0] for b in battles])
     style_beta = dict(zip(problem.kept, beta[n_models:], strict=True))
     models = {}
     for name in sorted(point):
         if name == baseline:
             continue
         side = problem.sides[name]
-        longer = side[side != 0] * lengths[side != 0]  # > 0: this model's answer was the longer
+        longer = side[side != 0] * problem.lengths[side != 0]  # > 0: this model's answer was the longer
         drawn = np.array(samples[name]).reshape(-1, 2)
         interval = gap = None
         if len(drawn):
