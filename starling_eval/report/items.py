@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from starling_eval.data import DataError
+from starling_eval.report.metrics import metric_benchmark
 from starling_eval.store.files import read_jsonl
 from starling_eval.store.runs import JUDGMENTS, RECORDS, RunFolder
 
@@ -127,10 +128,10 @@ def headline_metrics(kind: str, benchmark: str) -> tuple[str, ...]:
 
 def known_metrics() -> dict[str, tuple[str, str]]:
     """Every metric name of the scheme: name -> (benchmark, kind). Lets a rules file be checked for typos."""
-    known = {m: (m.rsplit(".", 1)[0], kind) for kind, metrics in KIND_METRICS.items() for m in metrics}
+    known = {m: (metric_benchmark(m), kind) for kind, metrics in KIND_METRICS.items() for m in metrics}
     for bench in REWARD_PAIR_TRACKS:
         known.update({m: (bench, "reward-pairs") for m in kind_metrics("reward-pairs", bench)})
-    known.update({m: (m.rsplit(".", 1)[0], "not-item-mean") for m in NOT_ITEM_MEANS})
+    known.update({m: (metric_benchmark(m), "not-item-mean") for m in NOT_ITEM_MEANS})
     return known
 
 

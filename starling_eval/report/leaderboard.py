@@ -30,6 +30,7 @@ from starling_eval.report.metrics import (
     all_metrics,
     benchmark_of,
     headline_metrics,
+    metric_benchmark,
     model_label,
     run_model_key,
 )
@@ -242,7 +243,7 @@ def _assemble(candidates: list[_Candidate], skipped: list[dict[str, str]], resul
 
 
 def _column_order(column: Column) -> tuple:
-    bench = column.metric.rsplit(".", 1)[0]
+    bench = metric_benchmark(column.metric)
     return (BENCHMARK_ORDER.index(bench) if bench in BENCHMARK_ORDER else len(BENCHMARK_ORDER), bench,
             _METRIC_ORDER.index(column.metric) if column.metric in _METRIC_ORDER else len(_METRIC_ORDER),
             column.metric, column.header)

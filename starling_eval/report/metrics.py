@@ -71,6 +71,12 @@ HEADLINE_FALLBACK: dict[str, str] = {"alpacaeval.lc_win_rate": "alpacaeval.win_r
 SINGLE_TRACK_RM = ("hh", "truthfulqa", "arena", "nectar")
 
 
+def metric_benchmark(name: str) -> str:
+    """The benchmark part of a metric name: everything before the *last* dot, since benchmark names may hold
+    dots themselves ("arena-hard-v0.1.score" -> "arena-hard-v0.1")."""
+    return name.rsplit(".", 1)[0]
+
+
 @dataclass
 class Metric:
     """One number of one model in one run. ``ci95`` is (low, high) in the metric's unit, or None."""
@@ -86,7 +92,7 @@ class Metric:
 
     @property
     def benchmark(self) -> str:
-        return self.name.rsplit(".", 1)[0]  # "arena-hard-v0.1.score" -> "arena-hard-v0.1"
+        return metric_benchmark(self.name)
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
