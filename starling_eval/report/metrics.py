@@ -69,6 +69,8 @@ COMPANIONS: dict[str, tuple[str, ...]] = {
 HEADLINE_FALLBACK: dict[str, str] = {"alpacaeval.lc_win_rate": "alpacaeval.win_rate"}
 
 SINGLE_TRACK_RM = ("hh", "truthfulqa", "arena", "nectar")
+# the keys of a reward-pair run's ``benchmark_scores`` that are counts, not RewardBench scores
+BENCHMARK_SCORE_COUNTS = ("version", "n_prompts", "n_prompts_incomplete")
 
 
 def metric_benchmark(name: str) -> str:
@@ -150,8 +152,7 @@ def _benchmark_scores(bench: str, found: Mapping[str, Any]) -> list[Metric]:
     """RewardBench's Score (headline) and its sections (v1) or subsets (v2), in percent, as its leaderboard
     shows them: ``rewardbench.score``, ``rewardbench.chat_hard``, ``rewardbench-2.precise_if``..."""
     names = {k: k.lower().replace(" (0.5 weight)", "").replace(" ", "_").replace("-", "_")
-             for k, v in found.items() if isinstance(v, int | float) and k not in ("version", "n_prompts",
-                                                                                  "n_prompts_incomplete")}
+             for k, v in found.items() if isinstance(v, int | float) and k not in BENCHMARK_SCORE_COUNTS}
     ordered = sorted(names, key=lambda k: k != "Score")
     return [Metric(f"{bench}.{names[k]}", _pct(found[k]), None, found.get("n_prompts"),
                    extra={"rewardbench_name": k}) for k in ordered]

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from starling_eval.report.metrics import BENCHMARK_SCORE_COUNTS
+
 
 def _num(value: float | None, digits: int = 6) -> str:
     return "—" if value is None else f"{value:.{digits}f}"
@@ -112,7 +114,7 @@ def _benchmark_scores_table(found: dict[str, Any] | None) -> list[Any]:
         return []
     version = found.get("version")
     table = Table(title=f"RewardBench{' 2' if version == 2 else ''} score")
-    names = [k for k, v in found.items() if k not in ("version", "n_prompts", "n_prompts_incomplete")]
+    names = [k for k in found if k not in BENCHMARK_SCORE_COUNTS]
     for name in names:
         table.add_column(name, justify="right")
     table.add_row(*(_pct(found[name]) for name in names))
